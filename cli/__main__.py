@@ -1,0 +1,63 @@
+"""`python -m cli ...`: the offline plan and the delivery commands."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .engine import ROOT
+from .plan import PlanError, routing_tables, run_plan, type_counts, write_plan
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+
+@app.callback()
+def main() -> None:
+    """bluegreen-platform tooling: offline plan, diff and guarded routing changes."""
+
+
+@app.command()
+def plan(
+    stack: str = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml"),
+    out: Path = typer.Option(None, help="output folder (default build/<stack>)"),
+) -> None:
+    """Evaluate the program offline and write build/<stack>/manifests and resources.json."""
+    try:
+        result = run_plan(stack)
+    except PlanError as err:
+        console.print(f"[bold red]plan failed for stack {stack}[/]\n{err}", highlight=False)
+        raise typer.Exit(1) from None
+    out_dir = out or ROOT / "build" / stack
+    write_plan(result, out_dir)
+
+    counts = Table(title=f"stack {stack}: {len(result.recording.resources)} resources")
+    counts.add_column("type")
+    counts.add_column("count", justify="right")
+    for type_, count in sorted(type_counts(result.recording).items()):
+        counts.add_row(type_, str(count))
+    console.print(counts)
+    for name, rows in routing_tables(result.manifests).items():
+        table = Table(title=f"routing: {name}")
+        for column in ("match", "color", "%"):
+            table.add_column(column)
+        for match, color, weight in rows:
+            table.add_row(match, color, str(weight))
+        console.print(table)
+    for invoke in result.recording.invokes:
+        console.print(f"[yellow]placeholder[/] answer for invoke {invoke.token}: {invoke.answer}", highlight=False)
+    for key in result.secret_keys:
+        console.print(f"[yellow]secret[/] {key}: shown as a placeholder, not decrypted", highlight=False)
+    for warning in result.recording.warnings:
+        console.print(f"[yellow]warning[/] {warning}", highlight=False)
+    console.print(
+        f"wrote {len(result.manifests)} manifests to {out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir}"
+        f" in {result.seconds:.2f}s",
+        highlight=False,
+    )
+
+
+if __name__ == "__main__":
+    app()

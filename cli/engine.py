@@ -1,0 +1,156 @@
+"""Run the real Pulumi program in-process under a recording mock engine (no CLI, no cloud).
+
+The monitor records every registration as the engine would see it: type, name, parent,
+dependencies, provider and the serialized inputs. Invokes get plausible placeholder answers,
+each recorded so the plan can say what it made up.
+"""
+from __future__ import annotations
+
+import logging
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pulumi
+from pulumi.runtime import mocks, rpc, settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+ROOT = Path(__file__).resolve().parent.parent
+PLACEHOLDER = "PLACEHOLDER"
+
+# Values a real provider would compute, keyed by resource type; returned on top of the inputs.
+COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {}
+# Placeholder answers for invokes (data source lookups), keyed by invoke token.
+INVOKE_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent: str
+    dependencies: list[str]
+    provider: str
+    custom: bool
+    inputs: dict[str, Any]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Invoke:
+    token: str
+    args: dict[str, Any]
+    answer: dict[str, Any]
+
+
+@dataclass
+class Recording:
+    resources: list[Registration] = field(default_factory=list)
+    invokes: list[Invoke] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def of_type(self, type_: str) -> list[Registration]:
+        return [r for r in self.resources if r.type == type_]
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.resources}
+
+
+def _plain(value: Any) -> Any:
+    """Engine numbers are floats; whole ones go back to ints as the manifests wrote them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+class _Mocks(pulumi.runtime.Mocks):
+    def __init__(self, recording: Recording):
+        self.recording = recording
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        computed = COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, args.inputs)
+        return f"{args.name}-id", {**args.inputs, **computed}
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        answer = INVOKE_ANSWERS.get(args.token, lambda a: {})(args.args)
+        self.recording.invokes.append(Invoke(args.token, _plain(args.args), answer))
+        return answer
+
+
+class RecordingMonitor(mocks.MockMonitor):
+    def __init__(self, recording: Recording):
+        super().__init__(_Mocks(recording))
+        self.recording = recording
+
+    def RegisterResource(self, request):
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.recording.resources.append(
+                Registration(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent=request.parent,
+                    dependencies=sorted(set(request.dependencies)),
+                    provider=request.provider,
+                    custom=request.custom,
+                    inputs=_plain(rpc.deserialize_properties(request.object)),
+                    options=_options(request),
+                )
+            )
+        return response
+
+
+def _options(request) -> dict[str, Any]:
+    options = {
+        "protect": request.protect,
+        "deleteBeforeReplace": request.deleteBeforeReplace,
+        "ignoreChanges": list(request.ignoreChanges),
+        "replaceOnChanges": list(request.replaceOnChanges),
+    }
+    return {k: v for k, v in options.items() if v}
+
+
+class _WarningLog(logging.Handler):
+    def __init__(self, recording: Recording):
+        super().__init__(logging.WARNING)
+        self.recording = recording
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.recording.warnings.append(record.getMessage())
+
+
+def run_program(
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str] | None = None,
+    program: Path = ROOT / "__main__.py",
+    project: str = "bluegreen-platform",
+) -> Recording:
+    """Evaluate `program` for `stack` with `config` (engine form: `project:key` -> text)."""
+    recording = Recording()
+    logger = logging.getLogger(f"bluegreen.plan.{stack}")
+    logger.propagate = False
+    logger.handlers = [_WarningLog(recording)]
+    settings.ROOT.set(None)
+    pulumi.runtime.set_mocks(
+        _Mocks(recording), project=project, stack=stack, preview=False, logger=logger, monitor=RecordingMonitor(recording)
+    )
+    set_all_config(config, secret_keys or [])
+    stack_resource = settings.get_root_resource()
+    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    recording.outputs = _plain(_sync_await(_resolve(stack_resource.outputs)))
+    return recording
+
+
+async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:
+    return {key: await pulumi.Output.from_input(value).future() for key, value in outputs.items()}

@@ -1,0 +1,125 @@
+"""The offline plan: evaluate the program for a stack and render what it would create."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+from .engine import ROOT, Recording, Registration, run_program
+from .stackfile import project_name, read_stack_config
+
+
+class PlanError(Exception):
+    """The program refused to run (e.g. invalid stack config); the message says why."""
+
+
+@dataclass
+class Plan:
+    stack: str
+    recording: Recording
+    manifests: list[dict[str, Any]]
+    secret_keys: list[str]
+    seconds: float
+
+
+def manifest_of(resource: Registration) -> dict[str, Any] | None:
+    """The Kubernetes object a resource sends to the cluster, if it is one.
+
+    Kubernetes resources carry apiVersion/kind in their inputs; a command that pipes a manifest
+    to a tool on stdin (e.g. `istioctl install -f -`) sends that manifest.
+    """
+    inputs = resource.inputs
+    if resource.type.startswith("kubernetes:") and {"apiVersion", "kind", "metadata"} <= inputs.keys():
+        return inputs
+    stdin = inputs.get("stdin") if resource.type.startswith("command:") else None
+    if isinstance(stdin, str):
+        document = yaml.safe_load(stdin)
+        if isinstance(document, dict) and {"apiVersion", "kind"} <= document.keys():
+            return document
+    return None
+
+
+_TOP_LEVEL_ORDER = ("apiVersion", "kind", "metadata", "spec", "data")
+
+
+def _ordered(value: Any, top: bool = False) -> Any:
+    """Stable, readable key order: apiVersion/kind/metadata first, the rest alphabetical."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda k: (_TOP_LEVEL_ORDER.index(k) if top and k in _TOP_LEVEL_ORDER else 99, k))
+        return {k: _ordered(value[k]) for k in keys}
+    if isinstance(value, list):
+        return [_ordered(v) for v in value]
+    return value
+
+
+def manifest_filename(manifest: dict[str, Any]) -> str:
+    meta = manifest.get("metadata") or {}
+    return f"{manifest['kind'].lower()}-{meta.get('namespace', 'cluster')}-{meta.get('name', 'unnamed')}.yaml"
+
+
+def _describe_match(route: dict[str, Any]) -> str:
+    parts = []
+    for match in route.get("match", []):
+        for kind, value in (match.get("uri") or {}).items():
+            parts.append(f"path {value}" + (" (exact)" if kind == "exact" else "*"))
+        for header, value in (match.get("headers") or {}).items():
+            parts.append(f"header {header}={next(iter(value.values()))}")
+    rewrite = (route.get("rewrite") or {}).get("uri")
+    return (" | ".join(parts) or "default") + (f" -> rewrite {rewrite}" if rewrite else "")
+
+
+def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str, str, int]]]:
+    """Per VirtualService: (match, color, weight %) rows, read back from the rendered objects."""
+    tables = {}
+    for manifest in manifests:
+        if manifest["kind"] != "VirtualService":
+            continue
+        rows = [
+            (_describe_match(route), dest["destination"].get("subset", "-"), dest.get("weight", 100))
+            for route in manifest["spec"].get("http", [])
+            for dest in route.get("route", [])
+        ]
+        tables[manifest["metadata"]["name"]] = rows
+    return tables
+
+
+def run_plan(stack: str, root: Path = ROOT) -> Plan:
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        raise PlanError(f"no stack file {stack_file.name}")
+    project = project_name(root)
+    config, secret_keys = read_stack_config(stack_file, project)
+    started = time.perf_counter()
+    try:
+        recording = run_program(stack, config, secret_keys, program=root / "__main__.py", project=project)
+    except pulumi.RunError as err:
+        raise PlanError(str(err)) from None
+    manifests = [_ordered(m, top=True) for m in map(manifest_of, recording.resources) if m is not None]
+    return Plan(stack, recording, manifests, secret_keys, time.perf_counter() - started)
+
+
+def write_plan(plan: Plan, out_dir: Path) -> None:
+    """Write manifests/ and resources.json, replacing out_dir only once everything is rendered."""
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{plan.stack}-", dir=out_dir.parent))
+    (staging / "manifests").mkdir()
+    for manifest in plan.manifests:
+        (staging / "manifests" / manifest_filename(manifest)).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    resources = [asdict(r) for r in plan.recording.resources]
+    (staging / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
+    extras = {"outputs": plan.recording.outputs, "invokes": [asdict(i) for i in plan.recording.invokes]}
+    (staging / "outputs.json").write_text(json.dumps(extras, indent=2, default=str) + "\n")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    shutil.move(str(staging), out_dir)
+
+
+def type_counts(recording: Recording) -> Counter:
+    return Counter(r.type for r in recording.resources)

@@ -1,0 +1,280 @@
+"""Typed stack configuration: the user-facing contract of `Pulumi.<stack>.yaml`.
+
+Every model forbids unknown keys and uses the camelCase key names users write. `parse_stack_config`
+turns raw config into a `StackConfig` or raises `ConfigError` whose lines each name a key path,
+e.g. `apps.front.canaryWeight: must be between 0 and 100, got 150`.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic.alias_generators import to_camel
+
+Color = Literal["blue", "green"]
+COLORS: tuple[Color, Color] = ("blue", "green")
+
+
+def other_color(color: Color) -> Color:
+    return "green" if color == "blue" else "blue"
+
+
+class ConfigError(Exception):
+    """Invalid stack config; each problem is one `key.path: message` line."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+# --- field types -----------------------------------------------------------------------------
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_HOST = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+_IMAGE = re.compile(
+    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+)
+_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|[KMGTPE]i?|[eE][0-9]+)?$")
+_PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
+_HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def _check(pattern: re.Pattern, what: str):
+    def validate(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"must be {what}, got {value!r}")
+        return value
+
+    return AfterValidator(validate)
+
+
+def _between(low: int, high: int):
+    def validate(value: int) -> int:
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return AfterValidator(validate)
+
+
+def _at_least(low: int):
+    def validate(value: int) -> int:
+        if value < low:
+            raise ValueError(f"must be at least {low}, got {value}")
+        return value
+
+    return AfterValidator(validate)
+
+
+def _cidr(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        raise ValueError(f"must be a CIDR block such as 10.0.0.0/8, got {value!r}") from None
+    return value
+
+
+def _number_as_string(value: Any) -> Any:
+    # YAML reads `cpu: 1` as a number; Kubernetes quantities are strings.
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+DnsLabel = Annotated[str, _check(_DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-', at most 63)")]
+Hostname = Annotated[str, _check(_HOST, "a lowercase DNS hostname such as front.example.com")]
+ImageRef = Annotated[str, _check(_IMAGE, "an image reference such as registry/repo/name:1.2.3")]
+Quantity = Annotated[str, BeforeValidator(_number_as_string), _check(_QUANTITY, "a Kubernetes quantity such as 100m or 512Mi")]
+PathPrefix = Annotated[str, _check(_PATH_PREFIX, "a path prefix such as /preview (leading '/', no trailing '/')")]
+HttpPath = Annotated[str, _check(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "an absolute HTTP path such as /healthz")]
+HeaderName = Annotated[str, _check(_HEADER_NAME, "a lowercase HTTP header name such as x-preview")]
+Port = Annotated[int, _between(1, 65535)]
+Percent = Annotated[int, _between(0, 100)]
+Replicas = Annotated[int, _between(0, 1000)]
+Cidr = Annotated[str, AfterValidator(_cidr)]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, strict=False)
+
+
+# --- apps --------------------------------------------------------------------------------------
+
+
+class ColorSpec(Model):
+    """One color's Deployment. Without an image the color is not deployed at all."""
+
+    image: ImageRef | None = None
+    replicas: Replicas = 2
+
+    @property
+    def serving(self) -> bool:
+        """Can this color take traffic: it has an image and at least one replica."""
+        return self.image is not None and self.replicas >= 1
+
+
+class ResourceList(Model):
+    cpu: Quantity
+    memory: Quantity
+
+
+class Resources(Model):
+    requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
+    limits: ResourceList = ResourceList(cpu="500m", memory="256Mi")
+
+
+class HeaderMatch(Model):
+    name: HeaderName = "x-preview"
+    value: Annotated[str, Field(min_length=1)] = "true"
+
+
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+class Preview(Model):
+    """How testers reach the idle color: a path prefix (rewritten to `/`) or a header."""
+
+    enabled: bool = True
+    path_prefix: PathPrefix = "/preview"
+    header: HeaderMatch = HeaderMatch()
+    # Gateway-side gate: preview requests from other client addresses are denied.
+    allowed_source_ranges: Annotated[list[Cidr], Field(min_length=1)] = list(PRIVATE_RANGES)
+
+
+class AppConfig(Model):
+    namespace: DnsLabel
+    hosts: Annotated[list[Hostname], Field(min_length=1)]
+    port: Port = 8080
+    health_path: HttpPath = "/healthz"
+    active_color: Color = "blue"
+    blue: ColorSpec = ColorSpec()
+    green: ColorSpec = ColorSpec()
+    preview: Preview = Preview()
+    canary_weight: Percent = 0
+    resources: Resources = Resources()
+    read_only_root_filesystem: bool = True
+
+    @property
+    def idle_color(self) -> Color:
+        return other_color(self.active_color)
+
+    def color(self, color: Color) -> ColorSpec:
+        return self.blue if color == "blue" else self.green
+
+    @model_validator(mode="after")
+    def _serving_colors_are_deployed(self) -> AppConfig:
+        problems = []
+        for color, reason in ((self.active_color, "is the activeColor"), (self.idle_color, "receives canaryWeight")):
+            if reason.startswith("receives") and self.canary_weight == 0:
+                continue
+            spec = self.color(color)
+            if spec.image is None:
+                problems.append((f"{color}.image", f"is required because {color} {reason}"))
+            elif spec.replicas < 1:
+                problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
+        if problems:
+            raise _KeyedProblems(problems)
+        return self
+
+
+# --- gateway -----------------------------------------------------------------------------------
+
+
+class GatewayConfig(Model):
+    name: DnsLabel = "bluegreen-gateway"
+    namespace: DnsLabel
+    hosts: Annotated[list[Hostname], Field(min_length=1)]
+    # The ingress gateway pods this Gateway binds to, and the namespace they run in.
+    selector: dict[str, str] = {"istio": "ingressgateway"}
+    workload_namespace: DnsLabel = "istio-system"
+
+    def serves(self, host: str) -> bool:
+        return any(host == h or (h.startswith("*.") and host.endswith(h[1:])) for h in self.hosts)
+
+
+# --- stack -------------------------------------------------------------------------------------
+
+
+class StackConfig(Model):
+    gateway: GatewayConfig
+    apps: dict[DnsLabel, AppConfig] = {}
+
+    @model_validator(mode="after")
+    def _hosts_are_served_once(self) -> StackConfig:
+        problems, owner = [], {}
+        for name, app in self.apps.items():
+            for i, host in enumerate(app.hosts):
+                where = f"apps.{name}.hosts.{i}"
+                if not self.gateway.serves(host):
+                    problems.append((where, f"{host} is not served by gateway.hosts {self.gateway.hosts}"))
+                elif host in owner:
+                    problems.append((where, f"{host} is already routed by app {owner[host]!r}"))
+                owner.setdefault(host, name)
+        if problems:
+            raise _KeyedProblems(problems)
+        return self
+
+
+class _KeyedProblems(ValueError):
+    """Problems found by a model validator, each keyed relative to the model being validated."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
+        self.problems = problems
+
+
+# --- parsing -----------------------------------------------------------------------------------
+
+
+def _message(error: dict) -> str:
+    kind, msg = error["type"], error["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind == "missing":
+        return "is required"
+    if kind == "value_error":
+        return msg.removeprefix("Value error, ")
+    if msg.startswith("Input should be"):
+        return f"must be {msg.removeprefix('Input should be ')}, got {error['input']!r}"
+    return msg
+
+
+def _problems(err: ValidationError) -> list[str]:
+    lines = []
+    for error in err.errors():
+        loc = [str(part) for part in error["loc"] if part != "[key]"]
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, _KeyedProblems):
+            lines += [".".join(loc + [key]) + f": {msg}" for key, msg in cause.problems]
+        else:
+            lines.append(f"{'.'.join(loc) or '(stack config)'}: {_message(error)}")
+    return lines
+
+
+def parse_stack_config(raw: dict[str, Any]) -> StackConfig:
+    """Validate raw config (keys without the project prefix) or raise ConfigError."""
+    try:
+        return StackConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_problems(err)) from None
+
+
+def _decode(value: Any) -> Any:
+    # The engine hands structured config over as JSON text; plain strings stay strings.
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def raw_pulumi_config(project: str) -> dict[str, Any]:
+    """Every `<project>:<key>` config value the engine passed in, keyed without the prefix."""
+    from pulumi.runtime import config as runtime_config
+
+    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    prefix = f"{project}:"
+    return {key[len(prefix):]: _decode(value) for key, value in merged.items() if key.startswith(prefix)}

@@ -1,0 +1,37 @@
+"""IngressGateway: the Istio Gateway that admits the apps' hosts at the mesh edge."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+from . import naming
+from .config import GatewayConfig
+from .istio_routing import NETWORKING
+from .k8s import apply_manifest
+
+
+def gateway_manifest(cfg: GatewayConfig) -> dict[str, Any]:
+    return {
+        "apiVersion": NETWORKING,
+        "kind": "Gateway",
+        "metadata": {"name": cfg.name, "namespace": cfg.namespace, "labels": dict(naming.MANAGED_BY)},
+        "spec": {
+            "selector": dict(cfg.selector),
+            "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": list(cfg.hosts)}],
+        },
+    }
+
+
+@dataclass(frozen=True)
+class IngressGatewayArgs:
+    config: GatewayConfig
+
+
+class IngressGateway(pulumi.ComponentResource):
+    def __init__(self, name: str, args: IngressGatewayArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("bluegreen:gateway:IngressGateway", name, None, opts)
+        self.gateway = apply_manifest(args.config.name, gateway_manifest(args.config), pulumi.ResourceOptions(parent=self))
+        self.ref = naming.gateway_ref(args.config.namespace, args.config.name)
+        self.register_outputs({"ref": self.ref})

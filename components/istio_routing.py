@@ -1,0 +1,91 @@
+"""Render the routing model to Istio objects (VirtualService, DestinationRule, preview gate)."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import naming
+from .config import COLORS, AppConfig, GatewayConfig
+from .routing import Route, RoutingModel
+
+NETWORKING = "networking.istio.io/v1"
+SECURITY = "security.istio.io/v1"
+
+
+def _metadata(name: str, namespace: str, app: str) -> dict[str, Any]:
+    return {"name": name, "namespace": namespace, "labels": naming.app_labels(app)}
+
+
+def _matches(route: Route) -> list[dict[str, Any]]:
+    if route.path_prefix:
+        # `/preview` and `/preview/...`, but not `/previewer`.
+        return [{"uri": {"exact": route.path_prefix}}, {"uri": {"prefix": route.path_prefix + "/"}}]
+    if route.header:
+        name, value = route.header
+        return [{"headers": {name: {"exact": value}}}]
+    return []
+
+
+def _http_route(app: str, cfg: AppConfig, route: Route) -> dict[str, Any]:
+    host = naming.service_host(app, cfg.namespace)
+    rendered: dict[str, Any] = {"name": route.name}
+    if matches := _matches(route):
+        rendered["match"] = matches
+    if route.rewrite_to_root:
+        rendered["rewrite"] = {"uri": "/"}
+    rendered["route"] = [
+        {"destination": {"host": host, "subset": d.color, "port": {"number": cfg.port}}, "weight": d.weight}
+        for d in route.destinations
+    ]
+    return rendered
+
+
+def virtual_service(app: str, cfg: AppConfig, gateway: GatewayConfig, model: RoutingModel) -> dict[str, Any]:
+    """Gateway traffic for the app's hosts and in-mesh traffic to its Service follow the model."""
+    return {
+        "apiVersion": NETWORKING,
+        "kind": "VirtualService",
+        "metadata": _metadata(app, cfg.namespace, app),
+        "spec": {
+            "hosts": [*cfg.hosts, naming.service_host(app, cfg.namespace)],
+            "gateways": [naming.gateway_ref(gateway.namespace, gateway.name), "mesh"],
+            "http": [_http_route(app, cfg, route) for route in model.routes],
+        },
+    }
+
+
+def destination_rule(app: str, cfg: AppConfig) -> dict[str, Any]:
+    """Both color subsets, always: a flip never races a subset that is not there yet."""
+    return {
+        "apiVersion": NETWORKING,
+        "kind": "DestinationRule",
+        "metadata": _metadata(app, cfg.namespace, app),
+        "spec": {
+            "host": naming.service_host(app, cfg.namespace),
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+            "subsets": [{"name": color, "labels": {naming.COLOR_LABEL: color}} for color in COLORS],
+        },
+    }
+
+
+def preview_gate(app: str, cfg: AppConfig, gateway: GatewayConfig) -> dict[str, Any]:
+    """Deny preview requests (path prefix or header) at the ingress gateway from outside the allowed ranges."""
+    hosts = [h for host in cfg.hosts for h in (host, f"{host}:*")]
+    outsiders = [{"source": {"notRemoteIpBlocks": list(cfg.preview.allowed_source_ranges)}}]
+    prefix, header = cfg.preview.path_prefix, cfg.preview.header
+    return {
+        "apiVersion": SECURITY,
+        "kind": "AuthorizationPolicy",
+        "metadata": _metadata(naming.preview_policy_name(app), gateway.workload_namespace, app),
+        "spec": {
+            "selector": {"matchLabels": dict(gateway.selector)},
+            "action": "DENY",
+            "rules": [
+                {"from": outsiders, "to": [{"operation": {"hosts": hosts, "paths": [prefix, prefix + "/*"]}}]},
+                {
+                    "from": outsiders,
+                    "to": [{"operation": {"hosts": hosts}}],
+                    "when": [{"key": f"request.headers[{header.name}]", "values": [header.value]}],
+                },
+            ],
+        },
+    }

@@ -1,0 +1,66 @@
+"""Routing reduced to a small pure model: who is active, who is idle, the weights, the preview match.
+
+Like Flagger's router interface ("set primary and canary weight"), nothing here knows about Istio;
+`istio_routing.py` renders this model, and another router (e.g. Gateway API HTTPRoute) could too.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import AppConfig, Color
+
+
+@dataclass(frozen=True)
+class Destination:
+    color: Color
+    weight: int
+
+
+@dataclass(frozen=True)
+class Route:
+    """One rule: requests matching (path prefix and/or header; neither = everything) go to destinations."""
+
+    name: str
+    destinations: tuple[Destination, ...]
+    path_prefix: str | None = None
+    header: tuple[str, str] | None = None
+    rewrite_to_root: bool = False
+
+    def describe_match(self) -> str:
+        if self.path_prefix:
+            return f"path {self.path_prefix}/* (rewritten to /)"
+        if self.header:
+            return f"header {self.header[0]}: {self.header[1]}"
+        return "default"
+
+
+@dataclass(frozen=True)
+class RoutingModel:
+    active: Color
+    idle: Color
+    idle_weight: int
+    preview: tuple[Route, ...]
+
+    @property
+    def default_route(self) -> Route:
+        weights = ((self.active, 100 - self.idle_weight), (self.idle, self.idle_weight))
+        return Route("default", tuple(Destination(c, w) for c, w in weights if w > 0))
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Most specific first: preview routes win over the default split."""
+        return (*self.preview, self.default_route)
+
+
+def routing_model(app: AppConfig) -> RoutingModel:
+    idle = app.idle_color
+    preview: tuple[Route, ...] = ()
+    # The preview route only exists while the idle color can serve it.
+    if app.preview.enabled and app.color(idle).serving:
+        to_idle = (Destination(idle, 100),)
+        header = (app.preview.header.name, app.preview.header.value)
+        preview = (
+            Route("preview-path", to_idle, path_prefix=app.preview.path_prefix, rewrite_to_root=True),
+            Route("preview-header", to_idle, header=header),
+        )
+    return RoutingModel(active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview)

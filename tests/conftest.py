@@ -1,0 +1,59 @@
+"""Shared fixtures: sample stack configs and a runner for the real program under the mock engine."""
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from cli.engine import Recording, run_program
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+PROJECT = "bluegreen-platform"
+
+BASE_CONFIG: dict[str, Any] = {
+    "gateway": {"name": "bluegreen-gateway", "namespace": "app", "hosts": ["front.stg.example.com", "*.apps.example.com"]},
+    "apps": {
+        "front": {
+            "namespace": "app",
+            "hosts": ["front.stg.example.com"],
+            "port": 8080,
+            "healthPath": "/healthcheck.html",
+            "activeColor": "blue",
+            "blue": {"image": "asia-docker.pkg.dev/acme/web/front:1.4.2", "replicas": 3},
+            "green": {"image": "asia-docker.pkg.dev/acme/web/front:1.5.0", "replicas": 3},
+            "preview": {"pathPrefix": "/test", "header": {"name": "x-preview", "value": "true"}},
+            "canaryWeight": 0,
+            "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
+        }
+    },
+}
+
+
+@pytest.fixture
+def config() -> dict[str, Any]:
+    """A fresh, valid raw stack config (keys without the project prefix) to mutate per test."""
+    return copy.deepcopy(BASE_CONFIG)
+
+
+def engine_config(raw: dict[str, Any]) -> dict[str, str]:
+    return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value) for key, value in raw.items()}
+
+
+@pytest.fixture
+def run_stack() -> Callable[..., Recording]:
+    """Run the real __main__.py for a raw config under the recording mock engine."""
+
+    def run(raw: dict[str, Any], stack: str = "test") -> Recording:
+        return run_program(stack, engine_config(raw))
+
+    return run
+
+
+def find(recording: Recording, type_suffix: str, name: str):
+    matches = [r for r in recording.resources if r.type.endswith(type_suffix) and r.name == name]
+    assert len(matches) == 1, f"expected one {type_suffix} {name}, got {[r.urn for r in matches]}"
+    return matches[0]
