@@ -135,9 +135,13 @@ def run_program(
     secret_keys: list[str] | None = None,
     program: Path = ROOT / "__main__.py",
     project: str = "bluegreen-platform",
+    recording: Recording | None = None,
 ) -> Recording:
-    """Evaluate `program` for `stack` with `config` (engine form: `project:key` -> text)."""
-    recording = Recording()
+    """Evaluate `program` for `stack` with `config` (engine form: `project:key` -> text).
+
+    Pass `recording` to inspect what was registered even when the program raises.
+    """
+    recording = recording if recording is not None else Recording()
     logger = logging.getLogger(f"bluegreen.plan.{stack}")
     logger.propagate = False
     logger.handlers = [_WarningLog(recording)]

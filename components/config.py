@@ -143,6 +143,64 @@ class Preview(Model):
     allowed_source_ranges: Annotated[list[Cidr], Field(min_length=1)] = list(PRIVATE_RANGES)
 
 
+class Drain(Model):
+    """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching")."""
+
+    # The app keeps serving while its endpoint's removal reaches every Envoy (config lag).
+    pre_stop_seconds: Annotated[int, _between(0, 120)] = 10
+    # The sidecar keeps serving in-flight requests this long after SIGTERM (Istio terminationDrainDuration).
+    proxy_drain_seconds: Annotated[int, _between(1, 300)] = 15
+    termination_grace_period_seconds: Annotated[int, _between(1, 3600)] = 45
+
+    @model_validator(mode="after")
+    def _grace_covers_drain(self) -> Drain:
+        problems = []
+        if self.proxy_drain_seconds < self.pre_stop_seconds:
+            problems.append(("proxyDrainSeconds", f"must be at least preStopSeconds ({self.pre_stop_seconds}), got {self.proxy_drain_seconds}"))
+        drain = max(self.pre_stop_seconds, self.proxy_drain_seconds)
+        if self.termination_grace_period_seconds <= drain:
+            problems.append((
+                "terminationGracePeriodSeconds",
+                f"must be greater than preStopSeconds and proxyDrainSeconds ({drain}), got {self.termination_grace_period_seconds}",
+            ))
+        if problems:
+            raise _KeyedProblems(problems)
+        return self
+
+
+def _fraction(value: float) -> float:
+    if not 0 < value <= 1:
+        raise ValueError(f"must be a fraction greater than 0 and at most 1 such as 0.99, got {value}")
+    return value
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError(f"must be greater than 0, got {value}")
+    return value
+
+
+PromDuration = Annotated[str, _check(re.compile(r"^[1-9][0-9]*[smh]$"), "a Prometheus duration such as 30s, 5m or 1h")]
+HttpUrl = Annotated[str, _check(re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$"), "an http(s) URL such as http://prometheus:9090")]
+
+
+class PromotionAnalysis(Model):
+    """Gate on live Istio metrics before a color gains traffic (see components/promotion.py)."""
+
+    # Must be reachable from where `pulumi up` runs (port-forward in CI, or an internal load balancer).
+    prometheus_url: HttpUrl
+    window: PromDuration = "5m"
+    min_success_rate: Annotated[float, AfterValidator(_fraction)] = 0.99
+    max_p99_ms: Annotated[float, AfterValidator(_positive)] = 500
+    # Fewer requests than this in the window prove nothing: the gate fails.
+    min_requests: Annotated[int, _at_least(1)] = 100
+    on_unreachable: Literal["fail", "skip"] = "fail"
+
+
+class Promotion(Model):
+    analysis: PromotionAnalysis | None = None
+
+
 class AppConfig(Model):
     namespace: DnsLabel
     hosts: Annotated[list[Hostname], Field(min_length=1)]
@@ -155,6 +213,8 @@ class AppConfig(Model):
     canary_weight: Percent = 0
     resources: Resources = Resources()
     read_only_root_filesystem: bool = True
+    drain: Drain = Drain()
+    promotion: Promotion = Promotion()
 
     @property
     def idle_color(self) -> Color:
@@ -271,10 +331,14 @@ def _decode(value: Any) -> Any:
         return value
 
 
+def project_config(engine_config: dict[str, Any], project: str) -> dict[str, Any]:
+    """The `<project>:<key>` values of engine-form config, decoded and keyed without the prefix."""
+    prefix = f"{project}:"
+    return {key[len(prefix):]: _decode(value) for key, value in engine_config.items() if key.startswith(prefix)}
+
+
 def raw_pulumi_config(project: str) -> dict[str, Any]:
-    """Every `<project>:<key>` config value the engine passed in, keyed without the prefix."""
+    """The project's config as the engine passed it to this program."""
     from pulumi.runtime import config as runtime_config
 
-    merged = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    prefix = f"{project}:"
-    return {key[len(prefix):]: _decode(value) for key, value in merged.items() if key.startswith(prefix)}
+    return project_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}, project)

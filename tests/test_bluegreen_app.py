@@ -1,0 +1,92 @@
+"""BlueGreenApp under the mock engine: what it registers, its dependencies, outputs, and what a flip touches."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import find
+
+APP_TYPE = "bluegreen:bluegreen_app:BlueGreenApp"
+
+
+def app_children(recording, app="front"):
+    component = find(recording, APP_TYPE, app)
+    return [r for r in recording.resources if r.parent == component.urn]
+
+
+def test_registers_both_colors_service_routing_and_state(run_stack, config):
+    rec = run_stack(config)
+    kinds = sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in app_children(rec))
+    assert kinds == [
+        ("AuthorizationPolicy", "front-preview-gate"),
+        ("ConfigMap", "front-bluegreen"),
+        ("Deployment", "front-blue"),
+        ("Deployment", "front-green"),
+        ("DestinationRule", "front"),
+        ("Service", "front"),
+        ("VirtualService", "front"),
+    ]
+
+
+def test_virtual_service_waits_for_both_deployments(run_stack, config):
+    rec = run_stack(config)
+    vs = find(rec, ":VirtualService", "front")
+    for color in ("blue", "green"):
+        assert find(rec, ":Deployment", f"front-{color}").urn in vs.dependencies
+    assert find(rec, ":DestinationRule", "front").urn in vs.dependencies
+
+
+def test_color_without_image_is_not_deployed(run_stack, config):
+    del config["apps"]["front"]["green"]
+    rec = run_stack(config)
+    names = [r.inputs["metadata"]["name"] for r in app_children(rec) if r.inputs["kind"] == "Deployment"]
+    assert names == ["front-blue"]
+    vs = find(rec, ":VirtualService", "front")
+    assert [route["name"] for route in vs.inputs["spec"]["http"]] == ["default"]
+
+
+def test_exports_colors_images_and_preview_url(run_stack, config):
+    config["apps"]["front"]["activeColor"] = "green"
+    outputs = run_stack(config).outputs["apps"]["front"]
+    assert outputs == {
+        "activeColor": "green",
+        "idleColor": "blue",
+        "canaryWeight": 0,
+        "images": {"blue": "asia-docker.pkg.dev/acme/web/front:1.4.2", "green": "asia-docker.pkg.dev/acme/web/front:1.5.0"},
+        "previewUrl": "http://front.stg.example.com/test/",
+    }
+
+
+def test_app_components_follow_their_namespace_and_the_gateway(run_stack, config):
+    rec = run_stack(config)
+    app = find(rec, APP_TYPE, "front")
+    # depends_on a component means on its resources; the app's children wait for the app.
+    assert find(rec, ":Namespace", "app").urn in app.dependencies
+    assert find(rec, ":Gateway", "bluegreen-gateway").urn in app.dependencies
+
+
+def changed(before, after):
+    """URNs whose inputs differ, plus URNs only on one side (which would be creates/deletes)."""
+    b, a = before.by_urn(), after.by_urn()
+    assert b.keys() == a.keys(), "a flip must not add, remove or rename resources"
+    return {urn for urn in b if b[urn].inputs != a[urn].inputs}
+
+
+@pytest.mark.parametrize("change", [{"activeColor": "green"}, {"canaryWeight": 40}])
+def test_flip_or_canary_touches_routing_only(run_stack, config, change):
+    before = run_stack(config)
+    config["apps"]["front"].update(change)
+    after = run_stack(config)
+    by_urn = after.by_urn()
+    kinds = sorted(by_urn[urn].inputs["kind"] for urn in changed(before, after))
+    assert kinds == ["ConfigMap", "VirtualService"]
+    for dep in after.of_type("kubernetes:apps/v1:Deployment"):
+        assert before.by_urn()[dep.urn].inputs == dep.inputs
+
+
+def test_scaling_idle_down_touches_only_that_deployment_and_preview(run_stack, config):
+    before = run_stack(config)
+    config["apps"]["front"]["green"]["replicas"] = 0
+    after = run_stack(config)
+    names = sorted(after.by_urn()[urn].name for urn in changed(before, after))
+    # The preview route to a color with no pods goes away with it.
+    assert names == ["front", "front-green"]

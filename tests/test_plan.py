@@ -1,0 +1,117 @@
+"""The offline plan as a user runs it: `python -m cli plan --stack <stack>`."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cli.engine import Registration
+from cli.plan import manifest_of, routing_tables, run_plan, write_plan
+from cli.stackfile import SECRET_PLACEHOLDER, read_stack_config
+from tests.conftest import ROOT, SHARED
+
+
+def copy_project(tmp_path: Path) -> Path:
+    for name in ("Pulumi.yaml", "Pulumi.stg.yaml", "__main__.py"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    for package in ("components", "cli", "policies"):
+        if (ROOT / package).exists():
+            shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path
+
+
+def plan_cli(root: Path, stack: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "plan", "--stack", stack], cwd=root, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def stg_plan():
+    return run_plan("stg")
+
+
+def test_plan_writes_manifests_and_resources(stg_plan, tmp_path):
+    out = tmp_path / "stg"
+    write_plan(stg_plan, out)
+    files = sorted(p.name for p in (out / "manifests").iterdir())
+    assert "virtualservice-app-front.yaml" in files and "deployment-app-front-green.yaml" in files
+    assert len(files) == len(stg_plan.manifests)
+    vs = yaml.safe_load((out / "manifests" / "virtualservice-app-front.yaml").read_text())
+    assert list(vs)[:3] == ["apiVersion", "kind", "metadata"]
+    resources = json.loads((out / "resources.json").read_text())
+    assert len(resources) == len(stg_plan.recording.resources)
+    for entry in resources:
+        assert {"type", "name", "parent", "dependencies", "inputs", "urn"} <= entry.keys()
+
+
+def test_plan_replaces_an_old_build(stg_plan, tmp_path):
+    out = tmp_path / "stg"
+    (out / "manifests").mkdir(parents=True)
+    (out / "manifests" / "stale.yaml").write_text("old: true\n")
+    write_plan(stg_plan, out)
+    assert not (out / "manifests" / "stale.yaml").exists()
+
+
+def test_routing_table_reads_back_the_virtual_services(stg_plan):
+    tables = routing_tables(stg_plan.manifests)
+    assert tables["front"][-1] == ("default", "blue", 100)
+    assert ("default", "green", 90) in tables["api"] and ("default", "blue", 10) in tables["api"]
+    assert tables["front"][1] == ("header x-preview=true", "green", 100)
+
+
+def test_cli_plan_prints_summary_and_writes_build(tmp_path):
+    root = copy_project(tmp_path)
+    result = plan_cli(root, "stg")
+    assert result.returncode == 0, result.stderr
+    assert "routing: front" in result.stdout and "kubernetes:apps/v1:Deployment" in result.stdout
+    assert (root / "build" / "stg" / "resources.json").exists()
+
+
+def test_cli_plan_rejects_invalid_config_and_writes_nothing(tmp_path):
+    root = copy_project(tmp_path)
+    stack = yaml.safe_load((root / "Pulumi.stg.yaml").read_text())
+    stack["config"]["bluegreen-platform:apps"]["front"]["canaryWeight"] = 150
+    (root / "Pulumi.bad.yaml").write_text(yaml.safe_dump(stack))
+    result = plan_cli(root, "bad")
+    assert result.returncode == 1
+    assert "apps.front.canaryWeight: must be between 0 and 100, got 150" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (root / "build" / "bad").exists()
+
+
+def test_secure_values_become_placeholders(tmp_path):
+    (tmp_path / "Pulumi.s.yaml").write_text(
+        "config:\n  gcp:project: acme\n  bluegreen-platform:token:\n    secure: v1:abc\n"
+        "  bluegreen-platform:nested:\n    list: [{secure: v1:def}, plain]\n"
+    )
+    config, secret_keys = read_stack_config(tmp_path / "Pulumi.s.yaml", "bluegreen-platform")
+    assert config["bluegreen-platform:token"] == SECRET_PLACEHOLDER
+    assert json.loads(config["bluegreen-platform:nested"]) == {"list": [SECRET_PLACEHOLDER, "plain"]}
+    assert sorted(secret_keys) == ["bluegreen-platform:nested", "bluegreen-platform:token"]
+    assert config["gcp:project"] == "acme"
+
+
+def test_manifest_of_reads_a_manifest_piped_to_a_command():
+    io = {"apiVersion": "install.istio.io/v1alpha1", "kind": "IstioOperator", "metadata": {"name": "x"}}
+    command = Registration("urn", "command:local:Command", "istio", "", [], "", True, {"stdin": yaml.safe_dump(io)})
+    assert manifest_of(command) == io
+    plain = Registration("urn", "command:local:Command", "other", "", [], "", True, {"create": "echo hi"})
+    assert manifest_of(plain) is None
+
+
+@pytest.mark.skipif(not (SHARED / "tools" / "validate_manifests.py").exists(), reason="../shared not present")
+@pytest.mark.parametrize("stack", ["stg", "prod"])
+def test_rendered_manifests_pass_strict_schema_validation(stack, tmp_path):
+    write_plan(run_plan(stack), tmp_path / stack)
+    result = subprocess.run(
+        [sys.executable, str(SHARED / "tools" / "validate_manifests.py"), str(tmp_path / stack / "manifests")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stdout
+    assert " 0 invalid, 0 unknown" in result.stdout
