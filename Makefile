@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STACK ?= stg
 SHARED ?= ../shared
 
-.PHONY: deps plan test validate
+.PHONY: deps plan test validate policy-deps diff flip rollback canary status
 deps: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
@@ -21,3 +21,30 @@ test: deps
 
 validate: deps
 	$(PY) $(SHARED)/tools/validate_manifests.py build/*/manifests
+
+# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv: venv), used by `pulumi preview --policy-pack policies`.
+policy-deps: policies/venv/.installed
+
+policies/venv/.installed: policies/requirements.txt
+	test -x policies/venv/bin/python || python3 -m venv policies/venv
+	policies/venv/bin/python -m pip install -q -r policies/requirements.txt
+	touch $@
+
+# Delivery: `make diff STACK=stg BASE=origin/main` plans BASE and the working tree and prints the change
+# (Markdown copy in build/diff-<stack>.md). The CLI exits 0 no changes, 1 error, 2 changes; here changes are
+# not a failure, so make fails only on errors. Routing edits are guarded: see README "Release walkthrough".
+BASE ?= HEAD
+diff: deps
+	$(PY) -m cli diff --stack $(STACK) --base $(BASE) --markdown build/diff-$(STACK).md || test $$? -eq 2
+
+flip: deps
+	$(PY) -m cli flip --stack $(STACK) --app "$(APP)" --to "$(TO)"
+
+rollback: deps
+	$(PY) -m cli rollback --stack $(STACK) --app "$(APP)"
+
+canary: deps
+	$(PY) -m cli canary --stack $(STACK) --app "$(APP)" --weight "$(WEIGHT)"
+
+status: deps
+	$(PY) -m cli status --stack $(STACK)

@@ -7,8 +7,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import delivery, policy_check
 from .engine import ROOT
-from .plan import PlanError, routing_tables, run_plan, type_counts, write_plan
+from .plan import PlanError, routing_tables, run_plan, type_counts, unrendered_releases, write_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
@@ -23,8 +24,9 @@ def main() -> None:
 def plan(
     stack: str = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml"),
     out: Path = typer.Option(None, help="output folder (default build/<stack>)"),
+    policy_config: Path = typer.Option(None, help="policy pack config (default policies/config/<stack>.json if it exists)"),
 ) -> None:
-    """Evaluate the program offline and write build/<stack>/manifests and resources.json."""
+    """Evaluate the program offline, write build/<stack>/, then run the policy pack over it."""
     try:
         result = run_plan(stack)
     except PlanError as err:
@@ -48,6 +50,8 @@ def plan(
         console.print(table)
     for invoke in result.recording.invokes:
         console.print(f"[yellow]placeholder[/] answer for invoke {invoke.token}: {invoke.answer}", highlight=False)
+    for release in unrendered_releases(result.recording):
+        console.print(f"[yellow]not rendered[/] helm release {release}: templates come from the chart at `pulumi up`", highlight=False)
     for key in result.secret_keys:
         console.print(f"[yellow]secret[/] {key}: shown as a placeholder, not decrypted", highlight=False)
     for warning in result.recording.warnings:
@@ -57,7 +61,16 @@ def plan(
         f" in {result.seconds:.2f}s",
         highlight=False,
     )
+    text, passed = policy_check.run(stack, result.recording, policy_config)
+    console.print(text, highlight=False, markup=False, soft_wrap=True)  # one violation per line, like preview
+    if not passed:
+        # The manifests stay written so the violations can be inspected.
+        console.print("[bold red]policy check failed[/]: mandatory violations or invalid pack config", highlight=False)
+        raise typer.Exit(1)
 
+
+
+delivery.register(app)  # diff, flip, rollback, canary, status
 
 if __name__ == "__main__":
     app()

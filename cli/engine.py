@@ -158,3 +158,7 @@ def run_program(
 
 async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:
     return {key: await pulumi.Output.from_input(value).future() for key, value in outputs.items()}
+
+
+# Fill COMPUTED / INVOKE_ANSWERS with the project's placeholder answers (needs the names above).
+from . import placeholders  # noqa: E402,F401

@@ -123,3 +123,14 @@ def write_plan(plan: Plan, out_dir: Path) -> None:
 
 def type_counts(recording: Recording) -> Counter:
     return Counter(r.type for r in recording.resources)
+
+
+HELM_RELEASE = "kubernetes:helm.sh/v3:Release"
+
+
+def unrendered_releases(recording: Recording) -> list[str]:
+    """Helm releases in the plan whose chart templates the offline plan cannot render (no chart download)."""
+    return [
+        f"{r.inputs.get('namespace', 'default')}/{r.inputs.get('name', r.name)}: chart {r.inputs['chart']} {r.inputs.get('version', '(unpinned)')}"
+        for r in recording.of_type(HELM_RELEASE)
+    ]

@@ -2,13 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
+from pulumi_command import local
 
-from . import istio_routing, naming, workload
+from . import dashboard, drain, istio_routing, naming, promotion, workload
 from .config import COLORS, AppConfig, GatewayConfig
 from .k8s import apply_manifest
-from .routing import routing_model
+from .routing import RoutingModel, routing_model
 
 
 @dataclass(frozen=True)
@@ -16,10 +18,29 @@ class BlueGreenAppArgs:
     config: AppConfig
     gateway: GatewayConfig
     scheme: str = "http"
+    # Pod spec fields (nodeSelector, tolerations) that put both colors on the node pool.
+    placement: dict[str, Any] | None = None
 
 
 def preview_url(cfg: AppConfig, scheme: str) -> str | None:
     return f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/" if routing_model(cfg).preview else None
+
+
+def promotion_gate(name: str, cfg: AppConfig, model: RoutingModel, opts: pulumi.ResourceOptions) -> local.Command | None:
+    """Checks Prometheus before a color gains traffic; runs on create/update (never at preview), when routing changes."""
+    analysis = cfg.promotion.analysis
+    if analysis is None:
+        return None
+    command = promotion.gate_command(name, cfg, model, analysis)
+    return local.Command(
+        naming.promotion_gate_name(name),
+        create=command,
+        update=command,
+        # The gate reads the routing it approved last time from its previous output.
+        add_previous_output_in_env=True,
+        triggers=[model.active, model.idle_weight],
+        opts=opts,
+    )
 
 
 class BlueGreenApp(pulumi.ComponentResource):
@@ -29,20 +50,29 @@ class BlueGreenApp(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         self.deployments = {
-            color: apply_manifest(naming.deployment_name(name, color), workload.deployment(name, cfg, color), child)
+            color: apply_manifest(naming.deployment_name(name, color), workload.deployment(name, cfg, color, args.placement), child)
             for color in COLORS
             if cfg.color(color).image
         }
+        # One per Deployment, the same for active and idle: neither a flip nor a scale to 0 touches them.
+        self.disruption_budgets = {
+            color: apply_manifest(naming.deployment_name(name, color), drain.pod_disruption_budget(name, cfg, color), child)
+            for color in self.deployments
+        }
         self.service = apply_manifest(name, workload.service(name, cfg), child)
         self.destination_rule = apply_manifest(name, istio_routing.destination_rule(name, cfg), child)
-        # Traffic moves only once every color it may reach is Available (the Deployment await).
+        ready = [*self.deployments.values(), self.service, self.destination_rule]
+        self.gate = promotion_gate(name, cfg, model, pulumi.ResourceOptions(parent=self, depends_on=ready))
+        # Traffic moves only once every color it may reach is Available (the Deployment await)
+        # and, with promotion analysis, once the gate passed: a failed gate leaves routing as it was.
         self.virtual_service = apply_manifest(
             name,
             istio_routing.virtual_service(name, cfg, args.gateway, model),
-            pulumi.ResourceOptions(parent=self, depends_on=[*self.deployments.values(), self.service, self.destination_rule]),
+            pulumi.ResourceOptions(parent=self, depends_on=[*ready, *([self.gate] if self.gate else [])]),
         )
         if cfg.preview.enabled:
             apply_manifest(naming.preview_policy_name(name), istio_routing.preview_gate(name, cfg, args.gateway), child)
+        self.dashboard = apply_manifest(f"{name}-dashboard", dashboard.config_map(name, cfg), child)
         self.state = apply_manifest(
             naming.state_config_map_name(name),
             workload.state_config_map(name, cfg, model),

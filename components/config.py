@@ -6,15 +6,35 @@ e.g. `apps.front.canaryWeight: must be between 0 and 100, got 150`.
 """
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
+
+from .fields import (  # noqa: F401  (also re-exported for callers)
+    Cidr,
+    DnsLabel,
+    HeaderName,
+    Hostname,
+    HttpPath,
+    ImageRef,
+    Model,
+    PathPrefix,
+    Percent,
+    Port,
+    Quantity,
+    Replicas,
+    SecretName,
+    _at_least,
+    _KeyedProblems,
+    _between,
+    _check,
+)
+from .platform_config import ClusterConfig, IstioConfig, NodePoolConfig
 
 Color = Literal["blue", "green"]
+TLS_REQUIRED_STACKS = ("prod",)
 COLORS: tuple[Color, Color] = ("blue", "green")
 
 
@@ -28,76 +48,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-# --- field types -----------------------------------------------------------------------------
-
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-_HOST = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-_IMAGE = re.compile(
-    r"^(?P<repo>[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
-    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
-)
-_QUANTITY = re.compile(r"^([0-9]+(\.[0-9]+)?|\.[0-9]+)(m|[KMGTPE]i?|[eE][0-9]+)?$")
-_PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
-_HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-
-
-def _check(pattern: re.Pattern, what: str):
-    def validate(value: str) -> str:
-        if not pattern.match(value):
-            raise ValueError(f"must be {what}, got {value!r}")
-        return value
-
-    return AfterValidator(validate)
-
-
-def _between(low: int, high: int):
-    def validate(value: int) -> int:
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low} and {high}, got {value}")
-        return value
-
-    return AfterValidator(validate)
-
-
-def _at_least(low: int):
-    def validate(value: int) -> int:
-        if value < low:
-            raise ValueError(f"must be at least {low}, got {value}")
-        return value
-
-    return AfterValidator(validate)
-
-
-def _cidr(value: str) -> str:
-    try:
-        ipaddress.ip_network(value, strict=True)
-    except ValueError:
-        raise ValueError(f"must be a CIDR block such as 10.0.0.0/8, got {value!r}") from None
-    return value
-
-
-def _number_as_string(value: Any) -> Any:
-    # YAML reads `cpu: 1` as a number; Kubernetes quantities are strings.
-    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-
-
-DnsLabel = Annotated[str, _check(_DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-', at most 63)")]
-Hostname = Annotated[str, _check(_HOST, "a lowercase DNS hostname such as front.example.com")]
-ImageRef = Annotated[str, _check(_IMAGE, "an image reference such as registry/repo/name:1.2.3")]
-Quantity = Annotated[str, BeforeValidator(_number_as_string), _check(_QUANTITY, "a Kubernetes quantity such as 100m or 512Mi")]
-PathPrefix = Annotated[str, _check(_PATH_PREFIX, "a path prefix such as /preview (leading '/', no trailing '/')")]
-HttpPath = Annotated[str, _check(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "an absolute HTTP path such as /healthz")]
-HeaderName = Annotated[str, _check(_HEADER_NAME, "a lowercase HTTP header name such as x-preview")]
-Port = Annotated[int, _between(1, 65535)]
-Percent = Annotated[int, _between(0, 100)]
-Replicas = Annotated[int, _between(0, 1000)]
-Cidr = Annotated[str, AfterValidator(_cidr)]
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, strict=False)
 
 
 # --- apps --------------------------------------------------------------------------------------
@@ -147,7 +97,7 @@ class Drain(Model):
     """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching")."""
 
     # The app keeps serving while its endpoint's removal reaches every Envoy (config lag).
-    pre_stop_seconds: Annotated[int, _between(0, 120)] = 10
+    pre_stop_seconds: Annotated[int, _between(1, 120)] = 10
     # The sidecar keeps serving in-flight requests this long after SIGTERM (Istio terminationDrainDuration).
     proxy_drain_seconds: Annotated[int, _between(1, 300)] = 15
     termination_grace_period_seconds: Annotated[int, _between(1, 3600)] = 45
@@ -242,6 +192,13 @@ class AppConfig(Model):
 # --- gateway -----------------------------------------------------------------------------------
 
 
+class GatewayTls(Model):
+    """HTTPS on port 443 with a certificate Secret in the ingress gateway's namespace."""
+
+    credential_name: SecretName
+    https_redirect: bool = True
+
+
 class GatewayConfig(Model):
     name: DnsLabel = "bluegreen-gateway"
     namespace: DnsLabel
@@ -249,6 +206,7 @@ class GatewayConfig(Model):
     # The ingress gateway pods this Gateway binds to, and the namespace they run in.
     selector: dict[str, str] = {"istio": "ingressgateway"}
     workload_namespace: DnsLabel = "istio-system"
+    tls: GatewayTls | None = None
 
     def serves(self, host: str) -> bool:
         return any(host == h or (h.startswith("*.") and host.endswith(h[1:])) for h in self.hosts)
@@ -258,8 +216,17 @@ class GatewayConfig(Model):
 
 
 class StackConfig(Model):
+    cluster: ClusterConfig
+    node_pool: NodePoolConfig = NodePoolConfig()
+    istio: IstioConfig
     gateway: GatewayConfig
     apps: dict[DnsLabel, AppConfig] = {}
+
+    @model_validator(mode="after")
+    def _prod_serves_https(self, info: ValidationInfo) -> StackConfig:
+        if (info.context or {}).get("stack") in TLS_REQUIRED_STACKS and self.gateway.tls is None:
+            raise _KeyedProblems([("gateway.tls", f"is required for stack {info.context['stack']}: production serves HTTPS only")])
+        return self
 
     @model_validator(mode="after")
     def _hosts_are_served_once(self) -> StackConfig:
@@ -275,14 +242,6 @@ class StackConfig(Model):
         if problems:
             raise _KeyedProblems(problems)
         return self
-
-
-class _KeyedProblems(ValueError):
-    """Problems found by a model validator, each keyed relative to the model being validated."""
-
-    def __init__(self, problems: list[tuple[str, str]]):
-        super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
-        self.problems = problems
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -313,10 +272,13 @@ def _problems(err: ValidationError) -> list[str]:
     return lines
 
 
-def parse_stack_config(raw: dict[str, Any]) -> StackConfig:
-    """Validate raw config (keys without the project prefix) or raise ConfigError."""
+def parse_stack_config(raw: dict[str, Any], stack: str | None = None) -> StackConfig:
+    """Validate raw config (keys without the project prefix) or raise ConfigError.
+
+    `stack` enables per-stack rules: stacks in TLS_REQUIRED_STACKS must configure gateway.tls.
+    """
     try:
-        return StackConfig.model_validate(raw)
+        return StackConfig.model_validate(raw, context={"stack": stack})
     except ValidationError as err:
         raise ConfigError(_problems(err)) from None
 

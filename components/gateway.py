@@ -12,6 +12,25 @@ from .istio_routing import NETWORKING
 from .k8s import apply_manifest
 
 
+def servers(cfg: GatewayConfig) -> list[dict[str, Any]]:
+    """HTTP only without TLS; with TLS, HTTPS with the configured certificate and HTTP redirecting to it."""
+    http: dict[str, Any] = {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": list(cfg.hosts)}
+    if cfg.tls is None:
+        return [http]
+    https = {
+        "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+        "hosts": list(cfg.hosts),
+        "tls": {"mode": "SIMPLE", "credentialName": cfg.tls.credential_name},
+    }
+    if cfg.tls.https_redirect:
+        http["tls"] = {"httpsRedirect": True}
+    return [https, http]
+
+
+def scheme(cfg: GatewayConfig) -> str:
+    return "https" if cfg.tls else "http"
+
+
 def gateway_manifest(cfg: GatewayConfig) -> dict[str, Any]:
     return {
         "apiVersion": NETWORKING,
@@ -19,7 +38,7 @@ def gateway_manifest(cfg: GatewayConfig) -> dict[str, Any]:
         "metadata": {"name": cfg.name, "namespace": cfg.namespace, "labels": dict(naming.MANAGED_BY)},
         "spec": {
             "selector": dict(cfg.selector),
-            "servers": [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": list(cfg.hosts)}],
+            "servers": servers(cfg),
         },
     }
 

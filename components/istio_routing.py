@@ -11,6 +11,25 @@ NETWORKING = "networking.istio.io/v1"
 SECURITY = "security.istio.io/v1"
 
 
+def _drain_traffic_policy() -> dict[str, Any]:
+    """Each subset (color) is its own Envoy cluster. A pod that is stopping or broken answers 5xx or refuses
+    connections: it is ejected for a while, never more than half of a color at once. Pending requests queue
+    (bounded) instead of failing while a flip opens connections to the new color."""
+    return {
+        "outlierDetection": {
+            "consecutiveGatewayErrors": 3,
+            "consecutive5xxErrors": 5,
+            "interval": "5s",
+            "baseEjectionTime": "30s",
+            "maxEjectionPercent": 50,
+        },
+        "connectionPool": {
+            "tcp": {"connectTimeout": "2s", "maxConnections": 1024},
+            "http": {"http1MaxPendingRequests": 1024, "idleTimeout": "60s", "maxRetries": 3},
+        },
+    }
+
+
 def _metadata(name: str, namespace: str, app: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": naming.app_labels(app)}
 
@@ -61,7 +80,7 @@ def destination_rule(app: str, cfg: AppConfig) -> dict[str, Any]:
         "metadata": _metadata(app, cfg.namespace, app),
         "spec": {
             "host": naming.service_host(app, cfg.namespace),
-            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}},
+            "trafficPolicy": {"tls": {"mode": "ISTIO_MUTUAL"}, **_drain_traffic_policy()},
             "subsets": [{"name": color, "labels": {naming.COLOR_LABEL: color}} for color in COLORS],
         },
     }

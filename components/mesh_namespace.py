@@ -1,17 +1,21 @@
-"""MeshNamespace: an app namespace in the mesh (sidecar injection, restricted Pod Security)."""
+"""MeshNamespace: an app namespace in the mesh (sidecar injection, restricted Pod Security,
+STRICT mTLS, and a NetworkPolicy admitting only the mesh's own traffic)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import pulumi
 
-from . import workload
+from . import mesh_security, workload
 from .k8s import apply_manifest
 
 
 @dataclass(frozen=True)
 class MeshNamespaceArgs:
     name: str
+    # Labels of the ingress gateway pods allowed in, and whether Prometheus may scrape the sidecars.
+    gateway_labels: dict[str, str]
+    prometheus: bool
 
 
 class MeshNamespace(pulumi.ComponentResource):
@@ -19,5 +23,10 @@ class MeshNamespace(pulumi.ComponentResource):
         super().__init__("bluegreen:mesh_namespace:MeshNamespace", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.namespace = apply_manifest(args.name, workload.namespace(args.name), child)
+        in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
+        self.peer_authentication = apply_manifest(args.name, mesh_security.peer_authentication(args.name), in_namespace)
+        self.network_policy = apply_manifest(
+            args.name, mesh_security.network_policy(args.name, args.gateway_labels, args.prometheus), in_namespace
+        )
         self.name = args.name
         self.register_outputs({"name": args.name})

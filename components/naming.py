@@ -27,6 +27,15 @@ def preview_policy_name(app: str) -> str:
     return f"{app}-preview-gate"
 
 
+def promotion_gate_name(app: str) -> str:
+    return f"{app}-promotion-gate"
+
+
+def dashboard_uid(app: str) -> str:
+    """Grafana's dashboard uid; its ConfigMap is `<uid>-dashboard`."""
+    return f"bluegreen-{app}"
+
+
 def selector_labels(app: str, color: Color | None = None) -> dict[str, str]:
     """Labels a selector matches: the whole app, or one color of it."""
     labels = {APP_LABEL: app}

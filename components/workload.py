@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import naming
+from . import drain, naming
 from .config import AppConfig, Color
 from .routing import RoutingModel
 
@@ -39,20 +39,27 @@ def _container(app: str, cfg: AppConfig, image: str) -> dict[str, Any]:
         "livenessProbe": _probe(cfg, failure_threshold=6, period=10),
         "resources": cfg.resources.model_dump(),
         "securityContext": _container_security_context(cfg),
+        "lifecycle": drain.lifecycle(cfg.drain),
     }
     if cfg.read_only_root_filesystem:
         container["volumeMounts"] = [{"name": "tmp", "mountPath": "/tmp"}]
     return container
 
 
-def deployment(app: str, cfg: AppConfig, color: Color) -> dict[str, Any]:
-    """One color's Deployment. Nothing in it depends on which color is active, so a flip never touches it."""
+def deployment(app: str, cfg: AppConfig, color: Color, placement: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One color's Deployment. Nothing in it depends on which color is active, so a flip never touches it.
+
+    `placement` holds pod spec fields (nodeSelector, tolerations) that put the pods on the node pool.
+    """
     spec = cfg.color(color)
     assert spec.image, f"{app}/{color} has no image"
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
         "securityContext": POD_SECURITY_CONTEXT,
         "containers": [_container(app, cfg, spec.image)],
+        "terminationGracePeriodSeconds": cfg.drain.termination_grace_period_seconds,
+        "topologySpreadConstraints": drain.topology_spread(app, color),
+        **(placement or {}),
     }
     if cfg.read_only_root_filesystem:
         pod_spec["volumes"] = [{"name": "tmp", "emptyDir": {}}]
@@ -68,7 +75,10 @@ def deployment(app: str, cfg: AppConfig, color: Color) -> dict[str, Any]:
             "replicas": spec.replicas,
             "selector": {"matchLabels": naming.selector_labels(app, color)},
             "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": "25%"}},
-            "template": {"metadata": {"labels": naming.app_labels(app, color)}, "spec": pod_spec},
+            "template": {
+                "metadata": {"labels": naming.app_labels(app, color), "annotations": drain.pod_annotations(cfg.drain)},
+                "spec": pod_spec,
+            },
         },
     }
 

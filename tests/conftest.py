@@ -14,7 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 PROJECT = "bluegreen-platform"
 
+# The smallest valid platform block: an existing cluster, the default node pool, Istio with defaults.
+PLATFORM_CONFIG: dict[str, Any] = {
+    "cluster": {"name": "acme-stg", "location": "europe-west1", "project": "acme-stg"},
+    "istio": {"version": "1.30.0"},
+}
+
 BASE_CONFIG: dict[str, Any] = {
+    **PLATFORM_CONFIG,
     "gateway": {"name": "bluegreen-gateway", "namespace": "app", "hosts": ["front.stg.example.com", "*.apps.example.com"]},
     "apps": {
         "front": {

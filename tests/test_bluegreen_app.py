@@ -18,10 +18,13 @@ def test_registers_both_colors_service_routing_and_state(run_stack, config):
     kinds = sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in app_children(rec))
     assert kinds == [
         ("AuthorizationPolicy", "front-preview-gate"),
+        ("ConfigMap", "bluegreen-front-dashboard"),
         ("ConfigMap", "front-bluegreen"),
         ("Deployment", "front-blue"),
         ("Deployment", "front-green"),
         ("DestinationRule", "front"),
+        ("PodDisruptionBudget", "front-blue"),
+        ("PodDisruptionBudget", "front-green"),
         ("Service", "front"),
         ("VirtualService", "front"),
     ]

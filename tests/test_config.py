@@ -8,7 +8,7 @@ import pytest
 
 from cli.engine import Recording, run_program
 from components.config import ConfigError, parse_stack_config
-from tests.conftest import BASE_CONFIG, engine_config
+from tests.conftest import BASE_CONFIG, PLATFORM_CONFIG, engine_config
 
 
 def front(config):
@@ -25,6 +25,7 @@ def test_sample_config_parses():
 def test_defaults_fill_optional_fields():
     stack = parse_stack_config(
         {
+            **PLATFORM_CONFIG,
             "gateway": {"namespace": "app", "hosts": ["a.example.com"]},
             "apps": {"a": {"namespace": "app", "hosts": ["a.example.com"], "blue": {"image": "r/a:1"}}},
         }

@@ -1,0 +1,101 @@
+"""Delivery commands: `diff` against a git ref, guarded `flip` / `rollback` / `canary`, and `status`."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from components.config import StackConfig
+
+from . import diff as plan_diff
+from . import release
+from .engine import ROOT
+
+# At least 120 columns: CI logs are not terminals, and rich would otherwise squeeze tables to 80.
+console = Console(highlight=False, width=max(120, shutil.get_terminal_size().columns))
+STACK = typer.Option(..., "--stack", "-s", help="stack name: edits/reads Pulumi.<stack>.yaml")
+APP = typer.Option(..., "--app", "-a", help="app name under apps: in the stack config")
+ROOT_DIR = typer.Option(ROOT, "--root", help="project directory (default: this checkout)")
+TO = typer.Option(..., "--to", help="blue or green")
+WEIGHT = typer.Option(..., "--weight", "-w", help="idle color's share, 0-100")
+
+
+def _error(title: str, err: Exception) -> None:
+    # Messages quote config values such as ['a.example.com']: print them verbatim, not as rich markup.
+    console.print(f"[bold red]{title}[/]", end=" ")
+    console.print(str(err), markup=False)
+
+
+def diff(
+    stack: str = STACK,
+    base: str = typer.Option(..., "--base", "-b", help="git ref to compare with, e.g. origin/main or a commit"),
+    markdown: Path = typer.Option(None, "--markdown", "-m", help="also write the diff as Markdown (MR comment)"),
+    root: Path = ROOT_DIR,
+) -> None:
+    """Plan the stack at BASE and in the working tree and show what changes. Exit 0 none, 1 error, 2 changes."""
+    try:
+        result = plan_diff.diff_stack(stack, base, root)
+    except plan_diff.DiffError as err:
+        _error(f"diff failed for stack {stack}:", err)
+        raise typer.Exit(plan_diff.EXIT_ERROR) from None
+    typer.echo(plan_diff.render_text(result), nl=False)
+    if markdown:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(plan_diff.render_markdown(result))
+    raise typer.Exit(result.exit_code)
+
+
+def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], release.Change]) -> None:
+    """Plan the change on the current config, write it (or refuse), and say what traffic does."""
+    try:
+        change = plan_change(release.load_stack(root, stack))
+        release.apply(root, stack, change)
+    except release.Refused as err:
+        _error("refused:", err)
+        raise typer.Exit(1) from None
+    if change.message:
+        console.print(change.message)
+        return
+    for key, value in change.edits.items():
+        console.print(f"Pulumi.{stack}.yaml: {key} = {value}  (same as: pulumi config set --path {key} {value} -s {stack})")
+    console.print(f"traffic: {change.sentence}")
+    console.print(f"next: review with `make diff STACK={stack}`, then `pulumi up -s {stack}` (or merge the change)")
+
+
+def flip(stack: str = STACK, app: str = APP, to: str = TO, root: Path = ROOT_DIR) -> None:
+    """Send all of APP's traffic to a color (it must have an image and pods)."""
+    _run(root, stack, lambda config: release.plan_flip(config, app, to))
+
+
+def rollback(stack: str = STACK, app: str = APP, root: Path = ROOT_DIR) -> None:
+    """Undo a flip: all traffic back to the idle color (it must still have pods)."""
+    _run(root, stack, lambda config: release.plan_rollback(config, app))
+
+
+def canary(stack: str = STACK, app: str = APP, weight: int = WEIGHT, root: Path = ROOT_DIR) -> None:
+    """Give the idle color WEIGHT % of APP's traffic (0 ends the canary)."""
+    _run(root, stack, lambda config: release.plan_canary(config, app, weight))
+
+
+def status(stack: str = STACK, root: Path = ROOT_DIR) -> None:
+    """Every app's colors, images, replicas and routing, as the stack file says."""
+    try:
+        config = release.load_stack(root, stack)
+    except release.Refused as err:
+        _error("error:", err)
+        raise typer.Exit(1) from None
+    table = Table(title=f"stack {stack}")
+    for column in release.STATUS_COLUMNS:
+        table.add_column(column, no_wrap=True)
+    for row in release.status_rows(config):
+        table.add_row(*row)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    for command in (diff, flip, rollback, canary, status):
+        app.command()(command)

@@ -1,0 +1,287 @@
+"""`python -m cli diff --stack stg --base <git-ref>`: what a change would do, compared with BASE.
+
+Both the working tree and BASE (the stack file and program as of that ref, taken with `git archive`)
+are planned offline, each in its own interpreter (`cli.plan_worker`), and compared by URN the way
+`pulumi preview` does: resources added, removed, and changed with field-level paths. The traffic
+change per app is read back from the rendered VirtualServices.
+
+Exit codes, as `terraform plan -detailed-exitcode`: 0 no changes, 1 error, 2 changes.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import traffic
+from .engine import ROOT
+from .plan import routing_tables
+
+EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+ABSENT = "(absent)"
+WORKING_TREE = "working tree"
+
+
+class DiffError(Exception):
+    """The diff could not be made (bad ref, a side failed to plan); the message says why."""
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    path: str
+    before: Any  # ABSENT when the field is new
+    after: Any  # ABSENT when the field is removed
+
+
+@dataclass
+class TreePlan:
+    resources: dict[str, dict[str, Any]]  # by URN, in registration order
+    traffic: dict[str, traffic.Traffic]  # by VirtualService (app) name
+    outputs: dict[str, Any]
+    missing: bool = False  # no Pulumi.<stack>.yaml in this tree
+
+
+@dataclass
+class StackDiff:
+    stack: str
+    base: str  # e.g. `main (1a2b3c4d)`
+    added: list[dict[str, Any]] = field(default_factory=list)
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    changed: list[tuple[dict[str, Any], list[FieldChange]]] = field(default_factory=list)
+    outputs: list[FieldChange] = field(default_factory=list)
+    traffic: list[str] = field(default_factory=list)
+    impact: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.removed or self.changed or self.outputs)
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CHANGES if self.has_changes else EXIT_NO_CHANGES
+
+
+# --- comparing ---------------------------------------------------------------------------------
+
+
+def _key_path(path: str, key: str) -> str:
+    # Label keys such as `app.kubernetes.io/name` are quoted so the path stays unambiguous.
+    part = f'["{key}"]' if any(c in key for c in "./[] ") else key
+    return f"{path}{part}" if part.startswith("[") or not path else f"{path}.{part}"
+
+
+def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
+    """Leaf-level differences, maps by key and lists by index, e.g. `spec.http[2].route[0].weight`."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [
+            change
+            for key in dict.fromkeys([*before, *after])
+            for change in field_changes(before.get(key, ABSENT), after.get(key, ABSENT), _key_path(path, key))
+        ]
+    if isinstance(before, list) and isinstance(after, list):
+        padded = max(len(before), len(after))
+        olds, news = before + [ABSENT] * (padded - len(before)), after + [ABSENT] * (padded - len(after))
+        return [change for i, (old, new) in enumerate(zip(olds, news)) for change in field_changes(old, new, f"{path}[{i}]")]
+    return [] if before == after else [FieldChange(path or "(value)", before, after)]
+
+
+def _deployment_impact(resource: dict[str, Any], changes: list[FieldChange] | None, added: bool = False) -> str:
+    name = resource["name"]
+    if changes is None:
+        replicas = resource["inputs"].get("spec", {}).get("replicas")
+        return f"{name}: new Deployment, {replicas} pods start" if added else f"{name}: Deployment deleted, its pods stop"
+    restarts = [c.path for c in changes if c.path.startswith("spec.template")]
+    if restarts:
+        more = f" and {len(restarts) - 2} more" if len(restarts) > 2 else ""
+        return f"{name}: pods restart (rolling update: {', '.join(restarts[:2])}{more})"
+    scaled = [c for c in changes if c.path == "spec.replicas"]
+    if scaled:
+        return f"{name}: scales {scaled[0].before} -> {scaled[0].after} replicas, no restart"
+    return f"{name}: Deployment changes without a pod restart ({', '.join(c.path for c in changes)})"
+
+
+def compare(base: TreePlan, head: TreePlan, stack: str, base_label: str) -> StackDiff:
+    diff = StackDiff(stack, base_label)
+    for urn, resource in head.resources.items():
+        if urn not in base.resources:
+            diff.added.append(resource)
+            continue
+        old = base.resources[urn]
+        changes = field_changes(old["inputs"], resource["inputs"])
+        changes += field_changes(old["options"], resource["options"], "(options)")
+        if changes:
+            diff.changed.append((resource, changes))
+        else:
+            diff.unchanged += 1
+    diff.removed = [r for urn, r in base.resources.items() if urn not in head.resources]
+    diff.outputs = field_changes(base.outputs, head.outputs)
+    diff.traffic = traffic.changes(base.traffic, head.traffic)
+
+    diff.impact = [_deployment_impact(r, None, added=True) for r in diff.added if r["type"] == DEPLOYMENT]
+    diff.impact += [_deployment_impact(r, None) for r in diff.removed if r["type"] == DEPLOYMENT]
+    diff.impact += [_deployment_impact(r, c) for r, c in diff.changed if r["type"] == DEPLOYMENT]
+    if diff.has_changes and not diff.impact:
+        diff.impact = ["routing and config only: no Deployment changes, no pod restarts"]
+    if base.missing:
+        diff.notes.append(f"Pulumi.{stack}.yaml does not exist at BASE: the whole stack is new")
+    if head.missing:
+        diff.notes.append(f"Pulumi.{stack}.yaml is deleted in the working tree: the whole stack goes")
+    return diff
+
+
+# --- planning both trees -----------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> bytes:
+    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
+    if done.returncode:
+        raise DiffError(f"git {' '.join(args)}: {done.stderr.decode().strip()}")
+    return done.stdout
+
+
+def materialize(root: Path, ref: str, dest: Path) -> str:
+    """Extract the project directory as of `ref` into `dest`; returns the commit id."""
+    try:
+        commit = _git(root, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}").decode().strip()
+    except DiffError:
+        raise DiffError(f"BASE {ref!r} is not a commit in the repository at {root}") from None
+    # From the top of the repository: `git archive` run in a subdirectory would only look below it.
+    top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
+    prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
+    archive = _git(top, "archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
+
+
+def _tree_plan(label: str, data: dict[str, Any]) -> TreePlan:
+    if "error" in data:
+        raise DiffError(f"{label}: the program refused to plan:\n{data['error']}")
+    if data.get("missing"):
+        return TreePlan({}, {}, {}, missing=True)
+    tables = routing_tables(data["manifests"])
+    return TreePlan(
+        resources={r["urn"]: r for r in data["resources"]},
+        traffic={name: traffic.from_routing_rows(rows) for name, rows in tables.items()},
+        outputs=data["outputs"],
+    )
+
+
+def plan_trees(trees: dict[str, Path], stack: str) -> list[TreePlan]:
+    """Plan each {label: tree} in parallel, one interpreter each: `components` from the tree, the engine from here."""
+    with tempfile.TemporaryDirectory(prefix="bluegreen-diff-") as tmp:
+        engine = Path(tmp) / "engine"
+        engine.mkdir()
+        (engine / "cli").symlink_to(Path(__file__).resolve().parent)
+        jobs = []
+        for i, (label, tree) in enumerate(trees.items()):
+            tree = tree.resolve()  # the worker runs inside it: relative paths would point elsewhere
+            out, err = Path(tmp) / f"{i}.json", Path(tmp) / f"{i}.stderr"
+            worker = [sys.executable, "-P", "-m", "cli.plan_worker"]  # -P: no cwd on sys.path, PYTHONPATH decides
+            command = [*worker, "--root", str(tree), "--stack", stack, "--out", str(out)]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(engine), str(tree)])}
+            with err.open("w") as stderr:
+                process = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+            jobs.append((label, process, out, err))
+        return _collect(jobs)
+
+
+def _collect(jobs: list[tuple[str, subprocess.Popen, Path, Path]]) -> list[TreePlan]:
+    """Results in job order; the first side that fails stops the others (its error is the answer)."""
+    plans: dict[int, TreePlan] = {}
+    try:
+        while len(plans) < len(jobs):
+            for i, (label, process, out, err) in enumerate(jobs):
+                if i in plans or process.poll() is None:
+                    continue
+                if not out.exists():
+                    raise DiffError(f"{label}: planning crashed:\n{err.read_text().strip()[-3000:]}")
+                plans[i] = _tree_plan(label, json.loads(out.read_text()))
+            time.sleep(0.05)
+    finally:
+        for _, process, _, _ in jobs:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    return [plans[i] for i in range(len(jobs))]
+
+
+def diff_stack(stack: str, base_ref: str, root: Path = ROOT) -> StackDiff:
+    """Plan `stack` at `base_ref` and in the working tree at `root`, and compare."""
+    with tempfile.TemporaryDirectory(prefix="bluegreen-base-") as tmp:
+        commit = materialize(root, base_ref, Path(tmp))
+        label = commit[:8] if commit.startswith(base_ref) else f"{base_ref} ({commit[:8]})"
+        base, head = plan_trees({f"BASE {label}": Path(tmp), WORKING_TREE: root}, stack)
+    if base.missing and head.missing:
+        raise DiffError(f"no Pulumi.{stack}.yaml at BASE {label} nor in the working tree")
+    return compare(base, head, stack, label)
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def _value(value: Any) -> str:
+    text = value if value is ABSENT else json.dumps(value, sort_keys=True)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _kind(resource: dict[str, Any]) -> str:
+    return f"{resource['type'].rsplit(':', 1)[-1]} {resource['name']}"
+
+
+def _summary(diff: StackDiff) -> str:
+    counts = (len(diff.added), len(diff.removed), len(diff.changed), diff.unchanged)
+    return "{} to add, {} to delete, {} to change, {} unchanged".format(*counts)
+
+
+def render_text(diff: StackDiff) -> str:
+    lines = [f"plan diff for stack {diff.stack}: BASE {diff.base} -> {WORKING_TREE}", *diff.notes]
+    if not diff.has_changes:
+        return "\n".join([*lines, f"no changes ({diff.unchanged} resources unchanged)"]) + "\n"
+    lines += ["traffic:", *(f"  {t}" for t in diff.traffic or ["no routing change"])]
+    lines += ["impact:", *(f"  {i}" for i in diff.impact)]
+    lines.append(f"resources: {_summary(diff)}")
+    lines += [f"  + {_kind(r)}" for r in diff.added]
+    lines += [f"  - {_kind(r)}" for r in diff.removed]
+    for resource, changes in diff.changed:
+        lines.append(f"  ~ {_kind(resource)}")
+        lines += [f"      {c.path}: {_value(c.before)} -> {_value(c.after)}" for c in changes]
+    if diff.outputs:
+        lines += ["outputs:", *(f"  ~ {c.path}: {_value(c.before)} -> {_value(c.after)}" for c in diff.outputs)]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown(diff: StackDiff) -> str:
+    """The MR comment: traffic and impact first, then a resource table and the field changes folded."""
+    lines = [f"### Plan diff: stack `{diff.stack}`", "", f"BASE `{diff.base}` → this merge request", ""]
+    lines += [f"> {note}" for note in diff.notes]
+    if not diff.has_changes:
+        return "\n".join([*lines, f"**No changes** ({diff.unchanged} resources unchanged)."]) + "\n"
+    lines += ["**Traffic**", "", *(f"- `{t}`" for t in diff.traffic or ["no routing change"]), ""]
+    lines += ["**Impact**", "", *(f"- {i}" for i in diff.impact), ""]
+    lines += [f"**Resources**: {_summary(diff)}", "", "| | resource | type |", "|---|---|---|"]
+    rows = [("+", r) for r in diff.added] + [("-", r) for r in diff.removed] + [("~", r) for r, _ in diff.changed]
+    lines += [f"| {sign} | `{r['name']}` | `{r['type']}` |" for sign, r in rows]
+    changes = [(f"~ {_kind(r)}", c) for r, c in diff.changed]
+    changes += [("~ stack outputs", diff.outputs)] if diff.outputs else []
+    if changes:
+        count = sum(len(c) for _, c in changes)
+        lines += ["", f"<details><summary>Field changes ({count})</summary>", "", "```diff"]
+        for title, fields in changes:
+            lines.append(title)
+            for c in fields:
+                sides = (("-", c.before), ("+", c.after))
+                lines += [f"{sign}   {c.path}: {_value(v)}" for sign, v in sides if v is not ABSENT]
+        lines += ["```", "", "</details>"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,43 @@
+"""Plan one source tree and write the result as JSON: `python -P -m cli.plan_worker --root T --stack S --out F`.
+
+`cli.diff` runs this in a fresh interpreter per tree: a program's `components` package can only be
+imported once per process, so the working tree and a BASE tree can't share one. Only the engine comes
+from this `cli`; nothing here imports `components`, so the tree's own version is the one loaded.
+Exit code 0 = planned (or no stack file: `{"missing": true}`), 1 = the program refused (`{"error": ...}`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from .plan import PlanError, run_plan
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="cli.plan_worker")
+    parser.add_argument("--root", type=Path, required=True)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+
+    if not (args.root / f"Pulumi.{args.stack}.yaml").exists():
+        result, code = {"missing": True}, 0
+    else:
+        try:
+            plan = run_plan(args.stack, args.root)
+            result, code = {
+                "resources": [asdict(r) for r in plan.recording.resources],
+                "manifests": plan.manifests,
+                "outputs": plan.recording.outputs,
+            }, 0
+        except PlanError as err:
+            result, code = {"error": str(err)}, 1
+    args.out.write_text(json.dumps(result, default=str))
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,178 @@
+"""Guarded routing changes: flip, rollback, canary, and a status table, all as edits of `Pulumi.<stack>.yaml`.
+
+Each command is the same change as `pulumi config set --path apps.<app>.<key> <value>`, written with comments
+and order kept, and only after checks a reviewer would make by hand: the app exists, and the color about to
+take traffic has an image and pods. The edited file is validated with the program's own config model before
+it replaces the original.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from components.config import COLORS, AppConfig, ColorSpec, ConfigError, StackConfig, parse_stack_config
+from components.routing import routing_model
+
+from . import stack_edit
+from .stackfile import project_name, read_stack_config
+from .traffic import Traffic
+
+
+class Refused(Exception):
+    """A change that is not safe or not possible; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class Change:
+    app: str
+    edits: dict[str, Any]  # dotted config path (without the project prefix) -> new value
+    before: Traffic
+    after: Traffic
+    message: str = ""  # why nothing changes, for a no-op
+
+    @property
+    def sentence(self) -> str:
+        line = f"{self.app}: {self.before.split_text()} -> {self.after.split_text()}"
+        if self.before.preview != self.after.preview:
+            line += f" (preview: {self.before.preview_text()} -> {self.after.preview_text()})"
+        return line
+
+
+def traffic_of(app: AppConfig) -> Traffic:
+    model = routing_model(app)
+    split = tuple((d.color, d.weight) for d in model.default_route.destinations)
+    return Traffic(split, tuple(sorted({d.color for route in model.preview for d in route.destinations})))
+
+
+# --- reading the stack -------------------------------------------------------------------------
+
+
+def _decode(text: str) -> Any:
+    # Engine form carries structured values as JSON text, as the program receives them.
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def parse_stack_file(path: Path, project: str) -> StackConfig:
+    config, _ = read_stack_config(path, project)
+    prefix = f"{project}:"
+    raw = {key[len(prefix):]: _decode(value) for key, value in config.items() if key.startswith(prefix)}
+    return parse_stack_config(raw)
+
+
+def load_stack(root: Path, stack: str) -> StackConfig:
+    path = root / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise Refused(f"no stack file {path.name} in {root}")
+    try:
+        return parse_stack_file(path, project_name(root))
+    except ConfigError as err:
+        raise Refused(f"{path.name} is invalid, fix it first:\n{err}") from None
+
+
+# --- the guards (pure: config in, edits out) ---------------------------------------------------
+
+
+def _app(config: StackConfig, app: str) -> AppConfig:
+    if app not in config.apps:
+        known = ", ".join(sorted(config.apps)) or "none"
+        raise Refused(f"unknown app {app!r}; apps in this stack: {known}")
+    return config.apps[app]
+
+
+def _must_serve(app: str, cfg: AppConfig, color: str, why: str) -> None:
+    spec = cfg.color(color)
+    if spec.image is None:
+        raise Refused(f"{why}: apps.{app}.{color}.image is not set, {color} has nothing deployed; deploy an image first")
+    if spec.replicas < 1:
+        raise Refused(f"{why}: apps.{app}.{color}.replicas is {spec.replicas}, {color} has no pods; scale it up first")
+
+
+_FIELDS = {"activeColor": "active_color", "canaryWeight": "canary_weight"}  # stack file key -> AppConfig field
+
+
+def _change(app: str, cfg: AppConfig, edits: dict[str, Any], message: str = "") -> Change:
+    after = cfg.model_copy(update={_FIELDS[key]: value for key, value in edits.items()})
+    paths = {f"apps.{app}.{key}": value for key, value in edits.items()}
+    return Change(app, paths, traffic_of(cfg), traffic_of(after), message)
+
+
+def plan_flip(config: StackConfig, app: str, to: str) -> Change:
+    """Send all default traffic to `to`: it becomes activeColor and any canary share ends."""
+    cfg = _app(config, app)
+    if to not in COLORS:
+        raise Refused(f"cannot flip {app} to {to!r}: a color is one of {', '.join(COLORS)}")
+    if cfg.active_color == to and cfg.canary_weight == 0:
+        return _change(app, cfg, {}, f"{app} already sends all traffic to {to}: nothing to change")
+    _must_serve(app, cfg, to, f"cannot flip {app} to {to}")
+    edits: dict[str, Any] = {"activeColor": to} if cfg.active_color != to else {}
+    if cfg.canary_weight:
+        edits["canaryWeight"] = 0
+    return _change(app, cfg, edits)
+
+
+def plan_rollback(config: StackConfig, app: str) -> Change:
+    """Undo a flip: all traffic back to the idle color, which must still be deployed and scaled."""
+    cfg = _app(config, app)
+    if cfg.canary_weight:
+        raise Refused(
+            f"{app} is splitting traffic ({traffic_of(cfg).split_text()}), so 'back' is ambiguous: "
+            f"stop the canary with `canary --weight 0` or choose a color with `flip --to`"
+        )
+    _must_serve(app, cfg, cfg.idle_color, f"cannot roll {app} back to {cfg.idle_color}")
+    return _change(app, cfg, {"activeColor": cfg.idle_color})
+
+
+def plan_canary(config: StackConfig, app: str, weight: int) -> Change:
+    """Give the idle color `weight` % of default traffic (0 ends a canary)."""
+    cfg = _app(config, app)
+    if not 0 <= weight <= 100:
+        raise Refused(f"canary weight must be between 0 and 100, got {weight}")
+    if weight == cfg.canary_weight:
+        return _change(app, cfg, {}, f"{app} already gives {cfg.idle_color} {weight}%: nothing to change")
+    if weight:
+        _must_serve(app, cfg, cfg.idle_color, f"cannot send {weight}% of {app} to {cfg.idle_color}")
+    return _change(app, cfg, {"canaryWeight": weight})
+
+
+# --- applying ----------------------------------------------------------------------------------
+
+
+def apply(root: Path, stack: str, change: Change) -> None:
+    """Write the edits into Pulumi.<stack>.yaml, only if the result still passes the program's validation."""
+    if not change.edits:
+        return
+    path, project = root / f"Pulumi.{stack}.yaml", project_name(root)
+    staged = path.with_name(f".{path.name}.edit")
+    staged.write_text(stack_edit.edit_text(path.read_text(), project, change.edits))
+    try:
+        parse_stack_file(staged, project)
+    except ConfigError as err:
+        staged.unlink()
+        raise Refused(f"the edited {path.name} would be invalid, nothing written:\n{err}") from None
+    os.replace(staged, path)
+
+
+# --- status ------------------------------------------------------------------------------------
+
+STATUS_COLUMNS = ("app", "active", "traffic", "preview", "blue", "green")
+
+
+def _color_cell(spec: ColorSpec) -> str:
+    # The registry path is the same for both colors; the image name and tag tell them apart.
+    return f"{spec.image.rsplit('/', 1)[-1]} x{spec.replicas}" if spec.image else "not deployed"
+
+
+def status_rows(config: StackConfig) -> list[tuple[str, ...]]:
+    """One row per app: active color, default split, preview target, each color's image and replicas."""
+    rows = []
+    for name, cfg in config.apps.items():
+        now = traffic_of(cfg)
+        colors = (_color_cell(cfg.color(c)) for c in COLORS)
+        rows.append((name, cfg.active_color, now.split_text(), now.preview_text(), *colors))
+    return rows

@@ -1,0 +1,116 @@
+"""The stack's GKE cluster (looked up or created) and the Kubernetes provider built from it."""
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+import yaml
+
+from .platform_config import ClusterConfig
+
+# Istio's sidecar-injection and validation webhooks listen on 15017; a private cluster's control plane
+# reaches the nodes only on 443/10250 unless a firewall rule allows more.
+ISTIO_WEBHOOK_PORT = "15017"
+
+
+def kubeconfig(endpoint: str, ca_certificate: str) -> str:
+    """A kubeconfig that authenticates with gke-gcloud-auth-plugin: no credential is stored in it."""
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "gke", "cluster": {"server": f"https://{endpoint}", "certificate-authority-data": ca_certificate}}],
+            "users": [
+                {
+                    "name": "gke",
+                    "user": {
+                        "exec": {
+                            "apiVersion": "client.authentication.k8s.io/v1beta1",
+                            "command": "gke-gcloud-auth-plugin",
+                            "installHint": "Install gke-gcloud-auth-plugin: gcloud components install gke-gcloud-auth-plugin",
+                            "provideClusterInfo": True,
+                            "interactiveMode": "Never",
+                        }
+                    },
+                }
+            ],
+            "contexts": [{"name": "gke", "context": {"cluster": "gke", "user": "gke"}}],
+            "current-context": "gke",
+        },
+        sort_keys=False,
+    )
+
+
+def cluster_args(cfg: ClusterConfig) -> dict[str, Any]:
+    """A minimal private-nodes, VPC-native cluster; node pools are separate resources."""
+    args: dict[str, Any] = {
+        "name": cfg.name,
+        "location": cfg.location,
+        "project": cfg.project,
+        "network": cfg.network,
+        "remove_default_node_pool": True,
+        "initial_node_count": 1,
+        "deletion_protection": True,
+        "release_channel": {"channel": cfg.release_channel},
+        "networking_mode": "VPC_NATIVE",
+        "ip_allocation_policy": {},
+        # Dataplane V2 enforces the apps' NetworkPolicies.
+        "datapath_provider": "ADVANCED_DATAPATH",
+        "workload_identity_config": {"workload_pool": f"{cfg.project}.svc.id.goog"},
+        "enable_shielded_nodes": True,
+        "private_cluster_config": {
+            "enable_private_nodes": True,
+            "enable_private_endpoint": False,
+            "master_ipv4_cidr_block": cfg.master_ipv4_cidr_block,
+        },
+    }
+    if cfg.subnetwork:
+        args["subnetwork"] = cfg.subnetwork
+    if cfg.master_authorized_networks:
+        args["master_authorized_networks_config"] = {
+            "cidr_blocks": [{"cidr_block": cidr} for cidr in cfg.master_authorized_networks]
+        }
+    return args
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """Exposes name, location, project, endpoint and CA of the stack's cluster."""
+
+    def __init__(self, name: str, cfg: ClusterConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("bluegreen:cluster:GkeCluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        if cfg.manage:
+            cluster = gcp.container.Cluster(cfg.name, opts=child, **cluster_args(cfg))
+            gcp.compute.Firewall(
+                f"{cfg.name}-istio-webhooks",
+                project=cfg.project,
+                network=cfg.network,
+                direction="INGRESS",
+                source_ranges=[cfg.master_ipv4_cidr_block],
+                allows=[{"protocol": "tcp", "ports": [ISTIO_WEBHOOK_PORT]}],
+                opts=child,
+            )
+            self.endpoint, master_auth = cluster.endpoint, cluster.master_auth
+            self.ca_certificate = master_auth.cluster_ca_certificate
+        else:
+            found = gcp.container.get_cluster_output(
+                name=cfg.name, location=cfg.location, project=cfg.project, opts=pulumi.InvokeOutputOptions(parent=self)
+            )
+            self.endpoint = found.endpoint
+            self.ca_certificate = found.master_auths[0].cluster_ca_certificate
+        self.name, self.location, self.project = cfg.name, cfg.location, cfg.project
+        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.ca_certificate).apply(lambda a: kubeconfig(*a)))
+        self.register_outputs({"endpoint": self.endpoint})
+
+
+def kubernetes_provider(cluster: GkeCluster, depends_on: list[pulumi.Resource]) -> k8s.Provider:
+    """The provider of every Kubernetes resource; it waits for `depends_on` (the node pool)."""
+    return k8s.Provider(
+        "gke",
+        kubeconfig=cluster.kubeconfig,
+        # The app's state ConfigMap is updated in place on a flip instead of replaced.
+        enable_config_map_mutable=True,
+        opts=pulumi.ResourceOptions(depends_on=depends_on),
+    )

@@ -1,0 +1,171 @@
+"""IstioMesh: Istio installed by `istioctl install` from the stack's IstioOperator spec, plus addons.
+
+Since Istio 1.24 there is no in-cluster operator to hand an IstioOperator resource to: the spec is
+an input of `istioctl install -f`. A pulumi-command Command pipes the rendered document to it, so
+a change of the spec or of istio.version is an update that re-runs the install, and deleting the
+stack uninstalls. The offline plan renders that document (the Command's stdin) like any manifest.
+"""
+from __future__ import annotations
+
+import copy
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+from pulumi_command import local
+
+from . import naming
+from .istio_addons import CHARTS, JAEGER_COLLECTOR, NAMESPACE, enabled_addons
+from .k8s import apply_manifest
+from .platform_config import IstioConfig
+
+INSTALL_API = "install.istio.io/v1alpha1"
+TELEMETRY_API = "telemetry.istio.io/v1"
+DEFAULT_INGRESS_GATEWAY = "istio-ingressgateway"
+KUBECONFIG_ENV = "ISTIO_KUBECONFIG_CONTENT"
+
+
+def _with_placement(component: dict[str, Any], placement: dict[str, Any]) -> dict[str, Any]:
+    """Put a control-plane or gateway Deployment on the node pool unless the spec places it itself."""
+    k8s_settings = component.setdefault("k8s", {})
+    for key, value in placement.items():
+        k8s_settings.setdefault(key, copy.deepcopy(value))
+    return component
+
+
+def _with_tracing(mesh_config: dict[str, Any]) -> dict[str, Any]:
+    """Send spans to the Jaeger addon through a `jaeger` extension provider (sampling: the Telemetry)."""
+    mesh_config.setdefault("enableTracing", True)
+    # An empty proxy tracing block turns off the legacy per-proxy Zipkin default.
+    mesh_config.setdefault("defaultConfig", {}).setdefault("tracing", {})
+    providers = mesh_config.setdefault("extensionProviders", [])
+    if not any(p["name"] == "jaeger" for p in providers):
+        providers.append({"name": "jaeger", "zipkin": dict(JAEGER_COLLECTOR)})
+    return mesh_config
+
+
+def operator_spec(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]:
+    """The IstioOperator spec as written in stack config, plus this platform's defaults."""
+    spec = cfg.operator.dump()
+    components = spec["components"]
+    if not components.get("ingressGateways"):
+        components["ingressGateways"] = [{"name": DEFAULT_INGRESS_GATEWAY, "enabled": True}]
+    for component in [components.setdefault("pilot", {}), *components["ingressGateways"], *components.get("egressGateways", [])]:
+        _with_placement(component, placement)
+    if cfg.addons.jaeger.enabled:
+        spec["meshConfig"] = _with_tracing(spec.get("meshConfig", {}))
+    return spec
+
+
+def operator_document(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]:
+    revision = cfg.operator.revision
+    return {
+        "apiVersion": INSTALL_API,
+        "kind": "IstioOperator",
+        "metadata": {"name": f"istio-{revision}" if revision else "istio", "namespace": NAMESPACE},
+        "spec": operator_spec(cfg, placement),
+    }
+
+
+def ingress_gateway(cfg: IstioConfig) -> tuple[str, str]:
+    """(namespace, name) of the Service in front of the first enabled ingress gateway."""
+    gateways = [g for g in cfg.operator.components.ingress_gateways or [] if g.enabled is not False]
+    if not gateways:
+        return NAMESPACE, DEFAULT_INGRESS_GATEWAY
+    return gateways[0].namespace or NAMESPACE, gateways[0].name
+
+
+_WITH_KUBECONFIG = f"""kubeconfig=$(mktemp)
+trap 'rm -f "$kubeconfig"' EXIT
+printf '%s' "${KUBECONFIG_ENV}" > "$kubeconfig"
+"""
+
+
+def install_script(version: str) -> str:
+    """Refuse a mismatched istioctl, then apply the IstioOperator document read from stdin."""
+    want = shlex.quote(version)
+    return f"""set -eu
+line=$(istioctl version --remote=false 2>/dev/null | head -n 1) || line=""
+have=${{line##* }}
+if [ "$have" != {want} ]; then
+  echo "istioctl on PATH is ${{have:-missing}} but istio.version is {version}: install istioctl {version} first" >&2
+  exit 1
+fi
+{_WITH_KUBECONFIG}istioctl install --kubeconfig "$kubeconfig" -y -f -
+"""
+
+
+def uninstall_script(revision: str | None) -> str:
+    # A revision removes only its own control plane (the canary path); otherwise remove all of Istio.
+    scope = f"--revision {shlex.quote(revision)}" if revision else "--purge"
+    return f"set -eu\n{_WITH_KUBECONFIG}istioctl uninstall --kubeconfig \"$kubeconfig\" -y {scope}\n"
+
+
+def tracing_telemetry(sampling_percent: float) -> dict[str, Any]:
+    """Mesh-wide tracing to the Jaeger provider at the configured sampling rate."""
+    return {
+        "apiVersion": TELEMETRY_API,
+        "kind": "Telemetry",
+        "metadata": {"name": "mesh-default", "namespace": NAMESPACE, "labels": dict(naming.MANAGED_BY)},
+        "spec": {"tracing": [{"providers": [{"name": "jaeger"}], "randomSamplingPercentage": sampling_percent}]},
+    }
+
+
+@dataclass(frozen=True)
+class IstioMeshArgs:
+    config: IstioConfig
+    kubeconfig: pulumi.Input[str]
+    # Pod spec fields (nodeSelector, tolerations) that put istiod and the gateways on the node pool.
+    placement: dict[str, Any]
+
+
+class IstioMesh(pulumi.ComponentResource):
+    def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("bluegreen:istio:IstioMesh", name, None, opts)
+        cfg = args.config
+        document = operator_document(cfg, args.placement)
+        self.install = local.Command(
+            "istioctl-install",
+            create=install_script(cfg.version),
+            update=install_script(cfg.version),
+            delete=uninstall_script(cfg.operator.revision),
+            stdin=yaml.safe_dump(document, sort_keys=False),
+            environment={KUBECONFIG_ENV: args.kubeconfig},
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        after_install = pulumi.ResourceOptions(parent=self, depends_on=[self.install])
+        self.addons = {
+            addon: k8s.helm.v3.Release(
+                addon,
+                name=addon,
+                chart=CHARTS[addon].chart,
+                version=CHARTS[addon].version,
+                repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=CHARTS[addon].repo),
+                namespace=NAMESPACE,
+                values=values,
+                opts=after_install,
+            )
+            for addon, values in enabled_addons(cfg.addons).items()
+        }
+        if cfg.addons.jaeger.enabled:
+            apply_manifest("mesh-default", tracing_telemetry(cfg.addons.jaeger.sampling_percent), after_install)
+        self.addon_services = {addon: CHARTS[addon].address for addon in self.addons}
+        self.ingress_address = self._ingress_address(cfg, after_install)
+        self.register_outputs({"ingressAddress": self.ingress_address, "addonServices": self.addon_services})
+
+    def _ingress_address(self, cfg: IstioConfig, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        """The load balancer address of the gateway Service that istioctl created."""
+        if pulumi.runtime.is_dry_run():
+            # The Service exists only once the install ran; reading it in a preview would fail.
+            return pulumi.Output.from_input("known after the install (pulumi up)")
+        namespace, service = ingress_gateway(cfg)
+        read = k8s.core.v1.Service.get("ingress-gateway-service", f"{namespace}/{service}", opts=opts)
+        return read.status.apply(_load_balancer_address)
+
+
+def _load_balancer_address(status: Any) -> str:
+    ingress = (status.load_balancer.ingress if status and status.load_balancer else None) or []
+    return (ingress[0].ip or ingress[0].hostname) if ingress else "pending: no load balancer address yet"

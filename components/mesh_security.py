@@ -1,0 +1,45 @@
+"""Per app namespace: STRICT mTLS, and a NetworkPolicy as defence in depth under the mesh."""
+from __future__ import annotations
+
+from typing import Any
+
+from . import naming
+from .istio_routing import SECURITY
+
+ISTIO_NAMESPACE = "istio-system"
+ISTIOD_LABELS = {"app": "istiod"}
+PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
+# The sidecar's merged Prometheus endpoint (app and Envoy metrics).
+SIDECAR_METRICS_PORT = 15020
+
+
+def peer_authentication(namespace: str) -> dict[str, Any]:
+    """Namespace-wide STRICT mTLS: plaintext from outside the mesh is refused."""
+    return {
+        "apiVersion": SECURITY,
+        "kind": "PeerAuthentication",
+        "metadata": {"name": "default", "namespace": namespace, "labels": dict(naming.MANAGED_BY)},
+        "spec": {"mtls": {"mode": "STRICT"}},
+    }
+
+
+def _from_istio_system(pod_labels: dict[str, str]) -> dict[str, Any]:
+    return {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ISTIO_NAMESPACE}},
+        "podSelector": {"matchLabels": dict(pod_labels)},
+    }
+
+
+def network_policy(namespace: str, gateway_labels: dict[str, str], prometheus: bool) -> dict[str, Any]:
+    """Admit only the ingress gateway, istiod and pods of the same namespace (plus metric scrapes)."""
+    rules: list[dict[str, Any]] = [
+        {"from": [_from_istio_system(gateway_labels), _from_istio_system(ISTIOD_LABELS), {"podSelector": {}}]}
+    ]
+    if prometheus:
+        rules.append({"from": [_from_istio_system(PROMETHEUS_LABELS)], "ports": [{"protocol": "TCP", "port": SIDECAR_METRICS_PORT}]})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": "mesh-ingress-only", "namespace": namespace, "labels": dict(naming.MANAGED_BY)},
+        "spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": rules},
+    }

@@ -1,0 +1,162 @@
+"""cli/diff: plan BASE (a git ref) and the working tree, compare by URN, say the traffic change in words."""
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+from typer.testing import CliRunner
+
+from cli import traffic
+from cli.__main__ import app as cli_app
+from cli.diff import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_NO_CHANGES,
+    DiffError,
+    FieldChange,
+    TreePlan,
+    compare,
+    diff_stack,
+    field_changes,
+    render_markdown,
+)
+from cli.stack_edit import edit_text
+from tests.conftest import BASE_CONFIG, PROJECT
+from tests.stackfiles import copy_program, write_stack
+
+# --- pure parts --------------------------------------------------------------------------------
+
+
+def test_field_changes_name_leaf_paths():
+    before = {"metadata": {"labels": {"app.kubernetes.io/name": "a"}}, "spec": {"http": [{"w": 100}], "x": 1}}
+    after = {"metadata": {"labels": {"app.kubernetes.io/name": "b"}}, "spec": {"http": [{"w": 90}, {"w": 10}], "y": 2}}
+    assert field_changes(before, after) == [
+        FieldChange('metadata.labels["app.kubernetes.io/name"]', "a", "b"),
+        FieldChange("spec.http[0].w", 100, 90),
+        FieldChange("spec.http[1]", "(absent)", {"w": 10}),
+        FieldChange("spec.x", 1, "(absent)"),
+        FieldChange("spec.y", "(absent)", 2),
+    ]
+
+
+def test_traffic_sentences():
+    blue = traffic.Traffic((("blue", 100),), ("green",))
+    canary = traffic.Traffic((("blue", 90), ("green", 10)), ("green",))
+    green = traffic.Traffic((("green", 100),), ("blue",))
+    assert traffic.changes({"front": blue}, {"front": canary}) == ["front: blue 100% -> blue 90% / green 10%"]
+    assert traffic.changes({"front": blue}, {"front": green}) == ["front: blue 100% -> green 100%", "front preview: green -> blue"]
+    assert traffic.changes({}, {"api": green}) == ["api: (none) -> green 100%"]
+    assert traffic.changes({"front": blue}, {"front": blue}) == []
+
+
+def test_traffic_from_rendered_routing_rows():
+    rows = [("path /test (exact)", "green", 100), ("header x-preview=true", "green", 100), ("default", "blue", 90), ("default", "green", 10)]
+    assert traffic.from_routing_rows(rows) == traffic.Traffic((("blue", 90), ("green", 10)), ("green",))
+
+
+def deployment(name, replicas=3, image="r/a:1"):
+    inputs = {"spec": {"replicas": replicas, "template": {"spec": {"containers": [{"image": image}]}}}}
+    return {"urn": f"urn:{name}", "type": "kubernetes:apps/v1:Deployment", "name": name, "inputs": inputs, "options": {}}
+
+
+def plan_of(*resources):
+    return TreePlan({r["urn"]: r for r in resources}, {}, {})
+
+
+def test_impact_tells_pod_restarts_from_scaling_and_new_deployments():
+    base = plan_of(deployment("front-blue"), deployment("front-green"), deployment("old-blue"))
+    head = plan_of(deployment("front-blue", replicas=0), deployment("front-green", image="r/a:2"), deployment("api-blue", replicas=2))
+    diff = compare(base, head, "stg", "main")
+    assert diff.impact == [
+        "api-blue: new Deployment, 2 pods start",
+        "old-blue: Deployment deleted, its pods stop",
+        "front-blue: scales 3 -> 0 replicas, no restart",
+        "front-green: pods restart (rolling update: spec.template.spec.containers[0].image)",
+    ]
+    assert diff.exit_code == EXIT_CHANGES
+
+
+def test_identical_plans_are_no_changes():
+    diff = compare(plan_of(deployment("a")), plan_of(deployment("a")), "stg", "main")
+    assert not diff.has_changes and diff.exit_code == EXIT_NO_CHANGES and diff.unchanged == 1
+
+
+# --- real git history --------------------------------------------------------------------------
+
+
+def git(repo, *args):
+    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory):
+    """A repo whose project lives in `infra/`, with three commits: valid, invalid config, flipped (and valid).
+
+    The commits carry a `cli/` package that fails on import: the diff must use this checkout's engine,
+    never the one in the tree it plans.
+    """
+    repo = tmp_path_factory.mktemp("history")
+    project = repo / "infra"
+    copy_program(project)
+    (project / "cli").mkdir()
+    (project / "cli" / "__init__.py").write_text("raise ImportError('the planned tree must not provide the engine')\n")
+    path = write_stack(project, "stg", BASE_CONFIG)
+    valid = path.read_text()
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-qm", "valid")
+    path.write_text(edit_text(valid, PROJECT, {"apps.front.canaryWeight": 150}))
+    git(repo, "commit", "-qam", "invalid canary weight")
+    path.write_text(edit_text(valid, PROJECT, {"apps.front.activeColor": "green"}))
+    git(repo, "commit", "-qam", "flip front to green")
+    return project
+
+
+@pytest.fixture(scope="module")
+def flip_diff(history):
+    return diff_stack("stg", "HEAD~2", history)
+
+
+def test_flip_against_the_commit_before_it(flip_diff):
+    assert flip_diff.exit_code == EXIT_CHANGES
+    assert flip_diff.traffic == ["front: blue 100% -> green 100%", "front preview: green -> blue"]
+    assert flip_diff.impact == ["routing and config only: no Deployment changes, no pod restarts"]
+    assert not flip_diff.added and not flip_diff.removed
+    vs_fields = next(c for r, c in flip_diff.changed if r["type"].endswith(":VirtualService") and r["name"] == "front")
+    assert any(f.path.endswith("destination.subset") and (f.before, f.after) == ("blue", "green") for f in vs_fields)
+
+
+def test_markdown_leads_with_traffic_and_folds_field_changes(flip_diff):
+    text = render_markdown(flip_diff)
+    assert text.index("- `front: blue 100% -> green 100%`") < text.index("| ~ | `front` | `kubernetes:networking.istio.io/v1:VirtualService` |")
+    assert "<details><summary>Field changes" in text and "```diff" in text
+    assert '-   data.activeColor: "blue"\n+   data.activeColor: "green"' in text
+
+
+def test_cli_no_changes_exits_0_and_writes_markdown(history, tmp_path):
+    markdown = tmp_path / "diff.md"
+    result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(history), "--markdown", str(markdown)])
+    assert result.exit_code == EXIT_NO_CHANGES, result.output
+    assert "no changes" in result.output and "**No changes**" in markdown.read_text()
+
+
+def test_invalid_config_at_base_is_an_error(history):
+    with pytest.raises(DiffError, match="apps.front.canaryWeight: must be between 0 and 100, got 150"):
+        diff_stack("stg", "HEAD~1", history)
+
+
+def test_unknown_ref_is_an_error(history):
+    with pytest.raises(DiffError, match="'no-such-branch' is not a commit"):
+        diff_stack("stg", "no-such-branch", history)
+
+
+def test_cli_invalid_working_tree_exits_1(history):
+    path = history / "Pulumi.stg.yaml"
+    flipped = path.read_text()
+    try:
+        path.write_text(flipped.replace("activeColor: green", "activeColor: purple"))
+        result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(history)])
+    finally:
+        path.write_text(flipped)
+    assert result.exit_code == EXIT_ERROR
+    assert "working tree: the program refused to plan" in result.output and "apps.front.activeColor" in result.output
