@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
 
-from .fields import (  # noqa: F401  (also re-exported for callers)
+from .fields import (
     Cidr,
     DnsLabel,
     HeaderName,
@@ -26,10 +26,10 @@ from .fields import (  # noqa: F401  (also re-exported for callers)
     Quantity,
     Replicas,
     SecretName,
-    _at_least,
-    _KeyedProblems,
-    _between,
-    _check,
+    at_least,
+    KeyedProblems,
+    between,
+    matches,
 )
 from .platform_config import ClusterConfig, IstioConfig, NodePoolConfig
 
@@ -97,10 +97,10 @@ class Drain(Model):
     """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching")."""
 
     # The app keeps serving while its endpoint's removal reaches every Envoy (config lag).
-    pre_stop_seconds: Annotated[int, _between(1, 120)] = 10
+    pre_stop_seconds: Annotated[int, between(1, 120)] = 10
     # The sidecar keeps serving in-flight requests this long after SIGTERM (Istio terminationDrainDuration).
-    proxy_drain_seconds: Annotated[int, _between(1, 300)] = 15
-    termination_grace_period_seconds: Annotated[int, _between(1, 3600)] = 45
+    proxy_drain_seconds: Annotated[int, between(1, 300)] = 15
+    termination_grace_period_seconds: Annotated[int, between(1, 3600)] = 45
 
     @model_validator(mode="after")
     def _grace_covers_drain(self) -> Drain:
@@ -114,7 +114,7 @@ class Drain(Model):
                 f"must be greater than preStopSeconds and proxyDrainSeconds ({drain}), got {self.termination_grace_period_seconds}",
             ))
         if problems:
-            raise _KeyedProblems(problems)
+            raise KeyedProblems(problems)
         return self
 
 
@@ -130,8 +130,8 @@ def _positive(value: float) -> float:
     return value
 
 
-PromDuration = Annotated[str, _check(re.compile(r"^[1-9][0-9]*[smh]$"), "a Prometheus duration such as 30s, 5m or 1h")]
-HttpUrl = Annotated[str, _check(re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$"), "an http(s) URL such as http://prometheus:9090")]
+PromDuration = Annotated[str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a Prometheus duration such as 30s, 5m or 1h")]
+HttpUrl = Annotated[str, matches(re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$"), "an http(s) URL such as http://prometheus:9090")]
 
 
 class PromotionAnalysis(Model):
@@ -143,7 +143,7 @@ class PromotionAnalysis(Model):
     min_success_rate: Annotated[float, AfterValidator(_fraction)] = 0.99
     max_p99_ms: Annotated[float, AfterValidator(_positive)] = 500
     # Fewer requests than this in the window prove nothing: the gate fails.
-    min_requests: Annotated[int, _at_least(1)] = 100
+    min_requests: Annotated[int, at_least(1)] = 100
     on_unreachable: Literal["fail", "skip"] = "fail"
 
 
@@ -185,7 +185,7 @@ class AppConfig(Model):
             elif spec.replicas < 1:
                 problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
         if problems:
-            raise _KeyedProblems(problems)
+            raise KeyedProblems(problems)
         return self
 
 
@@ -225,7 +225,7 @@ class StackConfig(Model):
     @model_validator(mode="after")
     def _prod_serves_https(self, info: ValidationInfo) -> StackConfig:
         if (info.context or {}).get("stack") in TLS_REQUIRED_STACKS and self.gateway.tls is None:
-            raise _KeyedProblems([("gateway.tls", f"is required for stack {info.context['stack']}: production serves HTTPS only")])
+            raise KeyedProblems([("gateway.tls", f"is required for stack {info.context['stack']}: production serves HTTPS only")])
         return self
 
     @model_validator(mode="after")
@@ -240,7 +240,7 @@ class StackConfig(Model):
                     problems.append((where, f"{host} is already routed by app {owner[host]!r}"))
                 owner.setdefault(host, name)
         if problems:
-            raise _KeyedProblems(problems)
+            raise KeyedProblems(problems)
         return self
 
 
@@ -265,7 +265,7 @@ def _problems(err: ValidationError) -> list[str]:
     for error in err.errors():
         loc = [str(part) for part in error["loc"] if part != "[key]"]
         cause = error.get("ctx", {}).get("error")
-        if isinstance(cause, _KeyedProblems):
+        if isinstance(cause, KeyedProblems):
             lines += [".".join(loc + [key]) + f": {msg}" for key, msg in cause.problems]
         else:
             lines.append(f"{'.'.join(loc) or '(stack config)'}: {_message(error)}")

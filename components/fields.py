@@ -22,7 +22,7 @@ _PATH_PREFIX = re.compile(r"^(/[A-Za-z0-9._~-]+)+$")
 _HEADER_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
-def _check(pattern: re.Pattern, what: str):
+def matches(pattern: re.Pattern, what: str):
     def validate(value: str) -> str:
         if not pattern.match(value):
             raise ValueError(f"must be {what}, got {value!r}")
@@ -31,7 +31,7 @@ def _check(pattern: re.Pattern, what: str):
     return AfterValidator(validate)
 
 
-def _between(low: int, high: int):
+def between(low: int, high: int):
     def validate(value: int) -> int:
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}, got {value}")
@@ -40,7 +40,7 @@ def _between(low: int, high: int):
     return AfterValidator(validate)
 
 
-def _at_least(low: int):
+def at_least(low: int):
     def validate(value: int) -> int:
         if value < low:
             raise ValueError(f"must be at least {low}, got {value}")
@@ -62,25 +62,25 @@ def _number_as_string(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
-DnsLabel = Annotated[str, _check(_DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-', at most 63)")]
-Hostname = Annotated[str, _check(_HOST, "a lowercase DNS hostname such as front.example.com")]
-ImageRef = Annotated[str, _check(_IMAGE, "an image reference such as registry/repo/name:1.2.3")]
-Quantity = Annotated[str, BeforeValidator(_number_as_string), _check(_QUANTITY, "a Kubernetes quantity such as 100m or 512Mi")]
-PathPrefix = Annotated[str, _check(_PATH_PREFIX, "a path prefix such as /preview (leading '/', no trailing '/')")]
-HttpPath = Annotated[str, _check(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "an absolute HTTP path such as /healthz")]
-HeaderName = Annotated[str, _check(_HEADER_NAME, "a lowercase HTTP header name such as x-preview")]
-Port = Annotated[int, _between(1, 65535)]
-Percent = Annotated[int, _between(0, 100)]
-Replicas = Annotated[int, _between(0, 1000)]
+DnsLabel = Annotated[str, matches(_DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-', at most 63)")]
+Hostname = Annotated[str, matches(_HOST, "a lowercase DNS hostname such as front.example.com")]
+ImageRef = Annotated[str, matches(_IMAGE, "an image reference such as registry/repo/name:1.2.3")]
+Quantity = Annotated[str, BeforeValidator(_number_as_string), matches(_QUANTITY, "a Kubernetes quantity such as 100m or 512Mi")]
+PathPrefix = Annotated[str, matches(_PATH_PREFIX, "a path prefix such as /preview (leading '/', no trailing '/')")]
+HttpPath = Annotated[str, matches(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "an absolute HTTP path such as /healthz")]
+HeaderName = Annotated[str, matches(_HEADER_NAME, "a lowercase HTTP header name such as x-preview")]
+Port = Annotated[int, between(1, 65535)]
+Percent = Annotated[int, between(0, 100)]
+Replicas = Annotated[int, between(0, 1000)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 # A Secret's name: a DNS-1123 subdomain (lowercase, digits, '-' and '.').
 SecretName = Annotated[
     str,
-    _check(re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), "a Kubernetes Secret name such as front-tls"),
+    matches(re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), "a Kubernetes Secret name such as front-tls"),
 ]
 
 
-class _KeyedProblems(ValueError):
+class KeyedProblems(ValueError):
     """Problems found by a model validator, each keyed relative to the model being validated."""
 
     def __init__(self, problems: list[tuple[str, str]]):

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field
 
-from .fields import DnsLabel, Model, Port, Quantity, _between
+from .fields import DnsLabel, Model, Port, Quantity, between
 
 IntOrString = int | str
 Profile = Literal["default", "demo", "minimal", "remote", "empty", "preview", "ambient", "stable"]
@@ -29,7 +29,7 @@ class ResourceRequirements(Model):
 
 class MetricTarget(Model):
     type: Literal["Utilization", "AverageValue", "Value"]
-    average_utilization: Annotated[int, _between(1, 1000)] | None = None
+    average_utilization: Annotated[int, between(1, 1000)] | None = None
     average_value: Quantity | None = None
     value: Quantity | None = None
 
@@ -45,8 +45,8 @@ class MetricSpec(Model):
 
 
 class HpaSpec(Model):
-    min_replicas: Annotated[int, _between(1, 1000)] | None = None
-    max_replicas: Annotated[int, _between(1, 1000)]
+    min_replicas: Annotated[int, between(1, 1000)] | None = None
+    max_replicas: Annotated[int, between(1, 1000)]
     metrics: list[MetricSpec] | None = None
 
 
@@ -73,7 +73,7 @@ class PodAffinityTerm(Model):
 
 
 class WeightedPodAffinityTerm(Model):
-    weight: Annotated[int, _between(1, 100)]
+    weight: Annotated[int, between(1, 100)]
     pod_affinity_term: PodAffinityTerm
 
 
@@ -97,7 +97,7 @@ class NodeSelector(Model):
 
 
 class PreferredSchedulingTerm(Model):
-    weight: Annotated[int, _between(1, 100)]
+    weight: Annotated[int, between(1, 100)]
     preference: NodeSelectorTerm
 
 
@@ -170,7 +170,7 @@ class Overlay(Model):
 
 class KubernetesSettings(Model):
     resources: ResourceRequirements | None = None
-    replica_count: Annotated[int, _between(0, 1000)] | None = None
+    replica_count: Annotated[int, between(0, 1000)] | None = None
     hpa_spec: HpaSpec | None = None
     pod_disruption_budget: PodDisruptionBudgetSpec | None = None
     affinity: Affinity | None = None

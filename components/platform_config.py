@@ -6,20 +6,20 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .fields import Cidr, DnsLabel, Model, _between, _check, _KeyedProblems
+from .fields import Cidr, DnsLabel, Model, between, matches, KeyedProblems
 from .istio_operator import Component, Components, IstioOperatorSpec
 
 GcpLocation = Annotated[
-    str, _check(re.compile(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$"), "a GCP region or zone such as europe-west1 or europe-west1-b")
+    str, matches(re.compile(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$"), "a GCP region or zone such as europe-west1 or europe-west1-b")
 ]
-GcpProject = Annotated[str, _check(re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$"), "a GCP project id such as acme-prod")]
+GcpProject = Annotated[str, matches(re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$"), "a GCP project id such as acme-prod")]
 ClusterName = Annotated[
-    str, _check(re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"), "a GKE cluster name (lowercase, starts with a letter, at most 40)")
+    str, matches(re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"), "a GKE cluster name (lowercase, starts with a letter, at most 40)")
 ]
-MachineType = Annotated[str, _check(re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$"), "a Compute Engine machine type such as e2-standard-4")]
+MachineType = Annotated[str, matches(re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$"), "a Compute Engine machine type such as e2-standard-4")]
 _ACCOUNT_ID = re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$")
-AccountId = Annotated[str, _check(_ACCOUNT_ID, "a service account id (6-30 lowercase letters, digits, '-')")]
-IstioVersion = Annotated[str, _check(re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "an Istio release x.y.z such as 1.30.0")]
+AccountId = Annotated[str, matches(_ACCOUNT_ID, "a service account id (6-30 lowercase letters, digits, '-')")]
+IstioVersion = Annotated[str, matches(re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "an Istio release x.y.z such as 1.30.0")]
 
 
 class ClusterConfig(Model):
@@ -38,13 +38,13 @@ class ClusterConfig(Model):
 
 
 class Autoscaling(Model):
-    min_node_count: Annotated[int, _between(0, 1000)] = 1
-    max_node_count: Annotated[int, _between(1, 1000)] = 3
+    min_node_count: Annotated[int, between(0, 1000)] = 1
+    max_node_count: Annotated[int, between(1, 1000)] = 3
 
     @model_validator(mode="after")
     def _min_at_most_max(self) -> Autoscaling:
         if self.min_node_count > self.max_node_count:
-            raise _KeyedProblems([("minNodeCount", f"must be at most maxNodeCount ({self.max_node_count}), got {self.min_node_count}")])
+            raise KeyedProblems([("minNodeCount", f"must be at most maxNodeCount ({self.max_node_count}), got {self.min_node_count}")])
         return self
 
 
@@ -57,7 +57,7 @@ class Taint(Model):
 class NodePoolConfig(Model):
     name: DnsLabel = "apps"
     machine_type: MachineType = "e2-standard-4"
-    disk_size_gb: Annotated[int, _between(10, 65536)] = 100
+    disk_size_gb: Annotated[int, between(10, 65536)] = 100
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
     autoscaling: Autoscaling = Autoscaling()
     labels: dict[str, str] = {}
@@ -72,7 +72,7 @@ class NodePoolConfig(Model):
     @model_validator(mode="after")
     def _derived_account_id_is_valid(self) -> NodePoolConfig:
         if self.service_account_id is None and not _ACCOUNT_ID.match(self.account_id):
-            raise _KeyedProblems([(
+            raise KeyedProblems([(
                 "serviceAccountId",
                 f"is required because the default {self.account_id!r} (<name>-nodes) is not a valid service account id (6-30 characters)",
             )])
@@ -97,7 +97,7 @@ class Addons(Model):
     @model_validator(mode="after")
     def _kiali_has_prometheus(self) -> Addons:
         if self.kiali.enabled and not self.prometheus.enabled:
-            raise _KeyedProblems([("kiali.enabled", "requires prometheus.enabled: Kiali draws the mesh from Prometheus metrics")])
+            raise KeyedProblems([("kiali.enabled", "requires prometheus.enabled: Kiali draws the mesh from Prometheus metrics")])
         return self
 
 
@@ -114,7 +114,7 @@ class IstioConfig(Model):
     def _tag_matches_version(self) -> IstioConfig:
         tag = self.operator.tag
         if tag is not None and tag != self.version and not tag.startswith(f"{self.version}-"):
-            raise _KeyedProblems([
+            raise KeyedProblems([
                 ("operator.tag", f"must be istio.version ({self.version}) or a variant such as {self.version}-distroless, got {tag!r}")
             ])
         return self

@@ -7,7 +7,6 @@ import stat
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
