@@ -1,8 +1,8 @@
 """IstioMesh: Istio installed by `istioctl install` from the stack's IstioOperator spec, plus addons.
 
 Since Istio 1.24 there is no in-cluster operator to hand an IstioOperator resource to: the spec is
-an input of `istioctl install -f`. A pulumi-command Command pipes the rendered document to it, so
-a change of the spec or of istio.version is an update that re-runs the install, and deleting the
+an input of `istioctl install -f`. A pulumi-command Command gets the rendered document on stdin
+and saves it to a temporary file for `-f`, so a change of the spec or of istio.version is an update that re-runs the install, and deleting the
 stack uninstalls. The offline plan renders that document (the Command's stdin) like any manifest.
 """
 from __future__ import annotations
@@ -78,14 +78,15 @@ def ingress_gateway(cfg: IstioConfig) -> tuple[str, str]:
     return gateways[0].namespace or NAMESPACE, gateways[0].name
 
 
-_WITH_KUBECONFIG = f"""kubeconfig=$(mktemp)
-trap 'rm -f "$kubeconfig"' EXIT
+_WITH_KUBECONFIG = f"""work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+kubeconfig="$work/kubeconfig"
 printf '%s' "${KUBECONFIG_ENV}" > "$kubeconfig"
 """
 
 
 def install_script(version: str) -> str:
-    """Refuse a mismatched istioctl, then apply the IstioOperator document read from stdin."""
+    """Refuse a mismatched istioctl, then apply the IstioOperator document the Command passes on stdin."""
     want = shlex.quote(version)
     return f"""set -eu
 line=$(istioctl version --remote=false 2>/dev/null | head -n 1) || line=""
@@ -94,7 +95,8 @@ if [ "$have" != {want} ]; then
   echo "istioctl on PATH is ${{have:-missing}} but istio.version is {version}: install istioctl {version} first" >&2
   exit 1
 fi
-{_WITH_KUBECONFIG}istioctl install --kubeconfig "$kubeconfig" -y -f -
+{_WITH_KUBECONFIG}cat > "$work/istio-operator.yaml"
+istioctl install --kubeconfig "$kubeconfig" -y -f "$work/istio-operator.yaml"
 """
 
 

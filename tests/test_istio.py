@@ -150,7 +150,7 @@ def fake_istioctl(tmp_path):
         'if [ "$1" = version ]; then echo "client version: $FAKE_VERSION"; exit 0; fi\n'
         'echo "$@" > "$LOG/args"\n'
         'cp "$3" "$LOG/kubeconfig"\n'
-        'cat > "$LOG/stdin"\n'
+        'if [ "$1" = install ]; then cp "$6" "$LOG/spec"; fi\n'
     )
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
@@ -166,10 +166,10 @@ def test_install_pipes_the_document_to_istioctl_with_the_kubeconfig(fake_istioct
     result = run(install_script("1.30.0"), "1.30.0", stdin="kind: IstioOperator\n")
     assert result.returncode == 0, result.stderr
     args = (log / "args").read_text().split()
-    assert args[0] == "install" and args[-3:] == ["-y", "-f", "-"]
-    assert (log / "stdin").read_text() == "kind: IstioOperator\n"
+    assert args[0] == "install" and args[-3:-1] == ["-y", "-f"]
+    assert (log / "spec").read_text() == "kind: IstioOperator\n"
     assert (log / "kubeconfig").read_text() == "kubeconfig: text"
-    assert not Path(args[2]).exists()  # the temporary kubeconfig is removed
+    assert not Path(args[2]).exists() and not Path(args[-1]).exists()  # temporary files are removed
 
 
 def test_install_refuses_a_mismatched_istioctl(fake_istioctl):
