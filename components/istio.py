@@ -1,9 +1,10 @@
 """IstioMesh: Istio installed by `istioctl install` from the stack's IstioOperator spec, plus addons.
 
 Since Istio 1.24 there is no in-cluster operator to hand an IstioOperator resource to: the spec is
-an input of `istioctl install -f`. A pulumi-command Command gets the rendered document on stdin
-and saves it to a temporary file for `-f`, so a change of the spec or of istio.version is an
-update that re-runs the install, and deleting the stack uninstalls. The offline plan renders that document (the Command's stdin) like any manifest.
+an input of `istioctl install -f`. A pulumi-command Command gets the rendered document on stdin and
+saves it to a temporary file for `-f`, so a change of the spec or of istio.version is an update
+that re-runs the install, and deleting the stack uninstalls. The offline plan renders that
+document (the Command's stdin) like any manifest.
 """
 from __future__ import annotations
 
