@@ -25,4 +25,4 @@ def test_project_name_is_the_config_namespace():
 @pytest.mark.parametrize("stack", ["stg", "prod"])
 def test_stack_file_is_valid(stack):
     config, _ = read_stack_config(ROOT / f"Pulumi.{stack}.yaml", PROJECT)
-    assert parse_stack_config(project_config(config, PROJECT)).apps
+    assert parse_stack_config(project_config(config, PROJECT), stack=stack).apps
