@@ -20,6 +20,7 @@ test: deps
 	$(PY) -m pytest -q
 
 validate: deps
+	@ls -d build/*/manifests >/dev/null 2>&1 || { echo "nothing to validate: run make plan STACK=<stack> first"; exit 1; }
 	$(PY) $(SHARED)/tools/validate_manifests.py build/*/manifests
 
 # The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv: venv), used by `pulumi preview --policy-pack policies`.

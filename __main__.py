@@ -2,7 +2,7 @@
 import pulumi
 
 from components.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
-from components.cluster import GkeCluster, kubernetes_provider
+from components.cluster import GkeCluster, GkeClusterArgs, kubernetes_provider
 from components.config import ConfigError, parse_stack_config, raw_pulumi_config
 from components.gateway import IngressGateway, IngressGatewayArgs, scheme
 from components.istio import IstioMesh, IstioMeshArgs
@@ -18,10 +18,14 @@ except ConfigError as err:
 
 # Platform: cluster -> node pool -> Istio; every Kubernetes resource goes through `provider`, which
 # waits for the node pool. Then the mesh namespaces, the Gateway, and the apps on top.
-cluster = GkeCluster(config.cluster.name, config.cluster)
+cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster))
 node_pool = NodePool(
     config.node_pool.name,
-    NodePoolArgs(config=config.node_pool, cluster=cluster.name, location=cluster.location, project=cluster.project),
+    NodePoolArgs(
+        config=config.node_pool, cluster=cluster.name, location=cluster.location, project=cluster.project,
+        network_tags=[cluster.node_tag],
+    ),
+    # Beyond the cluster itself (the name), nodes and everything on them wait for its NAT and firewall rule.
     pulumi.ResourceOptions(depends_on=[cluster]),
 )
 provider = kubernetes_provider(cluster, depends_on=[node_pool])
@@ -35,7 +39,12 @@ istio = IstioMesh(
 namespaces = {
     ns: MeshNamespace(
         ns,
-        MeshNamespaceArgs(name=ns, gateway_labels=config.gateway.selector, prometheus=config.istio.addons.prometheus.enabled),
+        MeshNamespaceArgs(
+            name=ns,
+            gateway_labels=config.gateway.selector,
+            gateway_namespace=config.gateway.workload_namespace,
+            prometheus=config.istio.addons.prometheus.enabled,
+        ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[istio]),
     )
     for ns in sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())})

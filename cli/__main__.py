@@ -15,6 +15,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console()
 
 
+def _note(style: str, label: str, text: str) -> None:
+    # Config values and placeholders look like rich markup (`[secret: ...]`): print them verbatim.
+    console.print(f"[{style}]{label}[/]", end="")
+    console.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
 @app.callback()
 def main() -> None:
     """bluegreen-platform tooling: offline plan, diff and guarded routing changes."""
@@ -30,7 +36,7 @@ def plan(
     try:
         result = run_plan(stack)
     except PlanError as err:
-        console.print(f"[bold red]plan failed for stack {stack}[/]\n{err}", highlight=False)
+        _note("bold red", f"plan failed for stack {stack}", f"\n{err}")
         raise typer.Exit(1) from None
     out_dir = out or ROOT / "build" / stack
     write_plan(result, out_dir)
@@ -49,25 +55,21 @@ def plan(
             table.add_row(match, color, str(weight))
         console.print(table)
     for invoke in result.recording.invokes:
-        console.print(f"[yellow]placeholder[/] answer for invoke {invoke.token}: {invoke.answer}", highlight=False)
+        _note("yellow", "placeholder", f" answer for invoke {invoke.token}: {invoke.answer}")
     for release in unrendered_releases(result.recording):
-        console.print(f"[yellow]not rendered[/] helm release {release}: templates come from the chart at `pulumi up`", highlight=False)
+        _note("yellow", "not rendered", f" helm release {release}: templates come from the chart at `pulumi up`")
     for key in result.secret_keys:
-        console.print(f"[yellow]secret[/] {key}: shown as a placeholder, not decrypted", highlight=False)
+        _note("yellow", "secret", f" {key}: shown as a placeholder, not decrypted")
     for warning in result.recording.warnings:
-        console.print(f"[yellow]warning[/] {warning}", highlight=False)
-    console.print(
-        f"wrote {len(result.manifests)} manifests to {out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir}"
-        f" in {result.seconds:.2f}s",
-        highlight=False,
-    )
+        _note("yellow", "warning", f" {warning}")
+    shown_dir = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
+    console.print(f"wrote {len(result.manifests)} manifests to {shown_dir} in {result.seconds:.2f}s", highlight=False, markup=False)
     text, passed = policy_check.run(stack, result.recording, policy_config)
     console.print(text, highlight=False, markup=False, soft_wrap=True)  # one violation per line, like preview
     if not passed:
         # The manifests stay written so the violations can be inspected.
-        console.print("[bold red]policy check failed[/]: mandatory violations or invalid pack config", highlight=False)
+        _note("bold red", "policy check failed", ": mandatory violations or invalid pack config")
         raise typer.Exit(1)
-
 
 
 delivery.register(app)  # diff, flip, rollback, canary, status

@@ -197,11 +197,17 @@ def plan_trees(trees: dict[str, Path], stack: str) -> list[TreePlan]:
         return _collect(jobs)
 
 
+PLAN_TIMEOUT_SECONDS = 300
+
+
 def _collect(jobs: list[tuple[str, subprocess.Popen, Path, Path]]) -> list[TreePlan]:
     """Results in job order; the first side that fails stops the others (its error is the answer)."""
     plans: dict[int, TreePlan] = {}
+    deadline = time.monotonic() + PLAN_TIMEOUT_SECONDS
     try:
         while len(plans) < len(jobs):
+            if time.monotonic() > deadline:
+                raise DiffError(f"planning took longer than {PLAN_TIMEOUT_SECONDS}s: stopped")
             for i, (label, process, out, err) in enumerate(jobs):
                 if i in plans or process.poll() is None:
                     continue

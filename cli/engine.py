@@ -10,7 +10,7 @@ import logging
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from pulumi.runtime import mocks, rpc, settings
@@ -18,13 +18,9 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER = "PLACEHOLDER"
+from .placeholders import COMPUTED, INVOKE_ANSWERS
 
-# Values a real provider would compute, keyed by resource type; returned on top of the inputs.
-COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {}
-# Placeholder answers for invokes (data source lookups), keyed by invoke token.
-INVOKE_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -158,7 +154,3 @@ def run_program(
 
 async def _resolve(outputs: dict[str, Any]) -> dict[str, Any]:
     return {key: await pulumi.Output.from_input(value).future() for key, value in outputs.items()}
-
-
-# Fill COMPUTED / INVOKE_ANSWERS with the project's placeholder answers (needs the names above).
-from . import placeholders  # noqa: E402,F401

@@ -3,9 +3,9 @@ and the values only a provider computes. Every value says PLACEHOLDER so no one 
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, Callable
 
-from .engine import COMPUTED, INVOKE_ANSWERS, PLACEHOLDER
+PLACEHOLDER = "PLACEHOLDER"
 
 CA_CERTIFICATE = base64.b64encode(f"{PLACEHOLDER} cluster CA certificate".encode()).decode()
 INGRESS_IP = "203.0.113.10"  # TEST-NET-3: documentation-only address
@@ -26,7 +26,13 @@ def created_cluster(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 def service_account(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    return {"email": f"{inputs['accountId']}@{inputs['project']}.iam.gserviceaccount.com"}
+    email = f"{inputs['accountId']}@{inputs['project']}.iam.gserviceaccount.com"
+    return {"email": email, "member": f"serviceAccount:{email}"}
+
+
+def autonamed(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    # The provider names a resource <logical name>-<random suffix> when the program gives no name.
+    return {} if "name" in inputs else {"name": f"{name}-{PLACEHOLDER.lower()}"}
 
 
 def gateway_service(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
@@ -36,7 +42,14 @@ def gateway_service(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"status": {"loadBalancer": {"ingress": [{"ip": INGRESS_IP}]}}, "metadata": {"annotations": {"note": PLACEHOLDER}}}
 
 
-INVOKE_ANSWERS["gcp:container/getCluster:getCluster"] = existing_cluster
-COMPUTED["gcp:container/cluster:Cluster"] = created_cluster
-COMPUTED["gcp:serviceaccount/account:Account"] = service_account
-COMPUTED["kubernetes:core/v1:Service"] = gateway_service
+# Placeholder answers for invokes (data source lookups), keyed by invoke token.
+INVOKE_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "gcp:container/getCluster:getCluster": existing_cluster,
+}
+# Values a real provider would compute, keyed by resource type; returned on top of the inputs.
+COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
+    "gcp:container/cluster:Cluster": created_cluster,
+    "gcp:serviceaccount/account:Account": service_account,
+    "gcp:compute/router:Router": autonamed,
+    "kubernetes:core/v1:Service": gateway_service,
+}

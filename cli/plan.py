@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -76,6 +77,11 @@ def _describe_match(route: dict[str, Any]) -> str:
     return (" | ".join(parts) or "default") + (f" -> rewrite {rewrite}" if rewrite else "")
 
 
+def _weight(destination: dict[str, Any], route: dict[str, Any]) -> int:
+    # Istio: a lone destination takes 100 when unweighted; among several, an unset weight is 0.
+    return destination.get("weight", 100 if len(route["route"]) == 1 else 0)
+
+
 def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str, str, int]]]:
     """Per VirtualService: (match, color, weight %) rows, read back from the rendered objects."""
     tables = {}
@@ -83,7 +89,7 @@ def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str,
         if manifest["kind"] != "VirtualService":
             continue
         rows = [
-            (_describe_match(route), dest["destination"].get("subset", "-"), dest.get("weight", 100))
+            (_describe_match(route), dest["destination"].get("subset", "-"), _weight(dest, route))
             for route in manifest["spec"].get("http", [])
             for dest in route.get("route", [])
         ]
@@ -118,7 +124,8 @@ def write_plan(plan: Plan, out_dir: Path) -> None:
     extras = {"outputs": plan.recording.outputs, "invokes": [asdict(i) for i in plan.recording.invokes]}
     (staging / "outputs.json").write_text(json.dumps(extras, indent=2, default=str) + "\n")
     shutil.rmtree(out_dir, ignore_errors=True)
-    shutil.move(str(staging), out_dir)
+    # A rename, not a move: if another plan recreated out_dir meanwhile this fails instead of nesting.
+    os.rename(staging, out_dir)
 
 
 def type_counts(recording: Recording) -> Counter:

@@ -7,13 +7,13 @@ it replaces the original.
 """
 from __future__ import annotations
 
-import json
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import COLORS, AppConfig, ColorSpec, ConfigError, StackConfig, parse_stack_config
+from components.config import COLORS, AppConfig, ColorSpec, ConfigError, StackConfig, parse_stack_config, project_config
 from components.routing import routing_model
 
 from . import stack_edit
@@ -50,19 +50,10 @@ def traffic_of(app: AppConfig) -> Traffic:
 # --- reading the stack -------------------------------------------------------------------------
 
 
-def _decode(text: str) -> Any:
-    # Engine form carries structured values as JSON text, as the program receives them.
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def parse_stack_file(path: Path, project: str) -> StackConfig:
+def parse_stack_file(path: Path, project: str, stack: str) -> StackConfig:
+    """The stack file's config, validated exactly as the program validates it for `stack`."""
     config, _ = read_stack_config(path, project)
-    prefix = f"{project}:"
-    raw = {key[len(prefix):]: _decode(value) for key, value in config.items() if key.startswith(prefix)}
-    return parse_stack_config(raw)
+    return parse_stack_config(project_config(config, project), stack=stack)
 
 
 def load_stack(root: Path, stack: str) -> StackConfig:
@@ -70,7 +61,7 @@ def load_stack(root: Path, stack: str) -> StackConfig:
     if not path.exists():
         raise Refused(f"no stack file {path.name} in {root}")
     try:
-        return parse_stack_file(path, project_name(root))
+        return parse_stack_file(path, project_name(root), stack)
     except ConfigError as err:
         raise Refused(f"{path.name} is invalid, fix it first:\n{err}") from None
 
@@ -148,14 +139,22 @@ def apply(root: Path, stack: str, change: Change) -> None:
     if not change.edits:
         return
     path, project = root / f"Pulumi.{stack}.yaml", project_name(root)
-    staged = path.with_name(f".{path.name}.edit")
-    staged.write_text(stack_edit.edit_text(path.read_text(), project, change.edits))
     try:
-        parse_stack_file(staged, project)
+        text = stack_edit.edit_text(path.read_text(), project, change.edits)
+    except stack_edit.UnsafeEdit as err:
+        raise Refused(f"{path.name} cannot be edited line for line ({err}); make the change by hand") from None
+    # A private temporary file beside the original, so concurrent edits never share one.
+    fd, staged_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".edit", dir=path.parent)
+    staged = Path(staged_name)
+    try:
+        with os.fdopen(fd, "w") as staged_file:
+            staged_file.write(text)
+        parse_stack_file(staged, project, stack)
+        os.replace(staged, path)
     except ConfigError as err:
-        staged.unlink()
         raise Refused(f"the edited {path.name} would be invalid, nothing written:\n{err}") from None
-    os.replace(staged, path)
+    finally:
+        staged.unlink(missing_ok=True)
 
 
 # --- status ------------------------------------------------------------------------------------

@@ -6,12 +6,17 @@ a string, a weight an integer.
 """
 from __future__ import annotations
 
+import difflib
 import io
 from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import ScalarString
+
+
+class UnsafeEdit(Exception):
+    """The round trip would rewrite lines other than the edited ones (e.g. mixed indentation)."""
 
 
 def _indent(line: str) -> int:
@@ -80,5 +85,10 @@ def edit_text(text: str, project: str, edits: dict[str, Any]) -> str:
         set_path(document, project, key_path, value)
     out = io.StringIO()
     yaml.dump(document, out)
-    return out.getvalue()
+    new_text = out.getvalue()
+    # Each edit may replace at most its own line; anything more would be an unreviewed reformat.
+    removed = [line for line in difflib.ndiff(text.splitlines(), new_text.splitlines()) if line.startswith("- ")]
+    if len(removed) > len(edits):
+        raise UnsafeEdit("the edit would also rewrite: " + "; ".join(line[2:].strip() for line in removed[:3]))
+    return new_text
 

@@ -8,7 +8,7 @@ import pulumi
 from pulumi_command import local
 
 from . import dashboard, drain, istio_routing, naming, promotion, workload
-from .config import COLORS, AppConfig, GatewayConfig
+from .config import COLORS, AppConfig, Color, GatewayConfig
 from .k8s import apply_manifest
 from .routing import RoutingModel, routing_model
 
@@ -36,9 +36,9 @@ def promotion_gate(name: str, cfg: AppConfig, model: RoutingModel, opts: pulumi.
         naming.promotion_gate_name(name),
         create=command,
         update=command,
-        # The gate reads the routing it approved last time from its previous output.
+        # The gate reads the routing it approved last time from its previous output; the routing is
+        # part of the command line, so a flip or canary change is an update that re-runs it.
         add_previous_output_in_env=True,
-        triggers=[model.active, model.idle_weight],
         opts=opts,
     )
 
@@ -49,16 +49,9 @@ class BlueGreenApp(pulumi.ComponentResource):
         cfg, model = args.config, routing_model(args.config)
         child = pulumi.ResourceOptions(parent=self)
 
-        self.deployments = {
-            color: apply_manifest(naming.deployment_name(name, color), workload.deployment(name, cfg, color, args.placement), child)
-            for color in COLORS
-            if cfg.color(color).image
-        }
-        # One per Deployment, the same for active and idle: neither a flip nor a scale to 0 touches them.
-        self.disruption_budgets = {
-            color: apply_manifest(naming.deployment_name(name, color), drain.pod_disruption_budget(name, cfg, color), child)
-            for color in self.deployments
-        }
+        deployed = [color for color in COLORS if cfg.color(color).image]
+        routed = [color for color in deployed if color in model.routed_colors]
+        self.deployments = {color: self._deployment(name, args, color, child) for color in routed}
         self.service = apply_manifest(name, workload.service(name, cfg), child)
         self.destination_rule = apply_manifest(name, istio_routing.destination_rule(name, cfg), child)
         ready = [*self.deployments.values(), self.service, self.destination_rule]
@@ -70,6 +63,17 @@ class BlueGreenApp(pulumi.ComponentResource):
             istio_routing.virtual_service(name, cfg, args.gateway, model),
             pulumi.ResourceOptions(parent=self, depends_on=[*ready, *([self.gate] if self.gate else [])]),
         )
+        # A color no route reaches changes only after routing has left it (make-before-break):
+        # a flip and a scale-down of the old color in one `pulumi up` never strand traffic.
+        after_routing = pulumi.ResourceOptions(parent=self, depends_on=[self.virtual_service])
+        for color in deployed:
+            if color not in routed:
+                self.deployments[color] = self._deployment(name, args, color, after_routing)
+        # One per Deployment, the same for active and idle: neither a flip nor a scale to 0 touches them.
+        self.disruption_budgets = {
+            color: apply_manifest(naming.deployment_name(name, color), drain.pod_disruption_budget(name, cfg, color), child)
+            for color in deployed
+        }
         if cfg.preview.enabled:
             apply_manifest(naming.preview_policy_name(name), istio_routing.preview_gate(name, cfg, args.gateway), child)
         self.dashboard = apply_manifest(f"{name}-dashboard", dashboard.config_map(name, cfg), child)
@@ -86,3 +90,8 @@ class BlueGreenApp(pulumi.ComponentResource):
             "previewUrl": preview_url(cfg, args.scheme),
         }
         self.register_outputs(self.outputs)
+
+    @staticmethod
+    def _deployment(name: str, args: BlueGreenAppArgs, color: Color, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:
+        manifest = workload.deployment(name, args.config, color, args.placement)
+        return apply_manifest(naming.deployment_name(name, color), manifest, opts)

@@ -1,6 +1,7 @@
 """The stack's GKE cluster (looked up or created) and the Kubernetes provider built from it."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -75,34 +76,65 @@ def cluster_args(cfg: ClusterConfig) -> dict[str, Any]:
     return args
 
 
-class GkeCluster(pulumi.ComponentResource):
-    """Exposes name, location, project, endpoint and CA of the stack's cluster."""
+def node_tag(cluster_name: str) -> str:
+    """The network tag of the cluster's mesh nodes: the webhook firewall rule opens 15017 on these VMs only."""
+    return f"gke-{cluster_name}-mesh-nodes"
 
-    def __init__(self, name: str, cfg: ClusterConfig, opts: pulumi.ResourceOptions | None = None):
+
+@dataclass(frozen=True)
+class GkeClusterArgs:
+    config: ClusterConfig
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """Exposes name (an Output of the cluster itself), location, project, endpoint, CA and the nodes' network tag."""
+
+    def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("bluegreen:cluster:GkeCluster", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        cfg = args.config
+        self.location, self.project, self.node_tag = cfg.location, cfg.project, node_tag(cfg.name)
         if cfg.manage:
-            cluster = gcp.container.Cluster(cfg.name, opts=child, **cluster_args(cfg))
-            gcp.compute.Firewall(
-                f"{cfg.name}-istio-webhooks",
-                project=cfg.project,
-                network=cfg.network,
-                direction="INGRESS",
-                source_ranges=[cfg.master_ipv4_cidr_block],
-                allows=[{"protocol": "tcp", "ports": [ISTIO_WEBHOOK_PORT]}],
-                opts=child,
-            )
-            self.endpoint, master_auth = cluster.endpoint, cluster.master_auth
-            self.ca_certificate = master_auth.cluster_ca_certificate
+            cluster = gcp.container.Cluster(cfg.name, opts=pulumi.ResourceOptions(parent=self), **cluster_args(cfg))
+            self._webhook_firewall(cfg)
+            if cfg.cloud_nat:
+                self._cloud_nat(cfg)
+            self.name, self.endpoint = cluster.name, cluster.endpoint
+            self.ca_certificate = cluster.master_auth.cluster_ca_certificate
         else:
             found = gcp.container.get_cluster_output(
                 name=cfg.name, location=cfg.location, project=cfg.project, opts=pulumi.InvokeOutputOptions(parent=self)
             )
-            self.endpoint = found.endpoint
+            self.name, self.endpoint = found.name, found.endpoint
             self.ca_certificate = found.master_auths[0].cluster_ca_certificate
-        self.name, self.location, self.project = cfg.name, cfg.location, cfg.project
         self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.ca_certificate).apply(lambda a: kubeconfig(*a)))
-        self.register_outputs({"endpoint": self.endpoint})
+        self.register_outputs({"name": self.name, "endpoint": self.endpoint})
+
+    def _webhook_firewall(self, cfg: ClusterConfig) -> None:
+        gcp.compute.Firewall(
+            f"{cfg.name}-istio-webhooks",
+            project=cfg.project,
+            network=cfg.network,
+            direction="INGRESS",
+            source_ranges=[cfg.master_ipv4_cidr_block],
+            target_tags=[self.node_tag],
+            allows=[{"protocol": "tcp", "ports": [ISTIO_WEBHOOK_PORT]}],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _cloud_nat(self, cfg: ClusterConfig) -> None:
+        """Egress for private nodes: image pulls from public registries (docker.io, quay.io)."""
+        child = pulumi.ResourceOptions(parent=self)
+        router = gcp.compute.Router(f"{cfg.name}-nat-router", project=cfg.project, region=cfg.region, network=cfg.network, opts=child)
+        gcp.compute.RouterNat(
+            f"{cfg.name}-nat",
+            project=cfg.project,
+            region=cfg.region,
+            router=router.name,
+            nat_ip_allocate_option="AUTO_ONLY",
+            source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+            log_config={"enable": True, "filter": "ERRORS_ONLY"},
+            opts=child,
+        )
 
 
 def kubernetes_provider(cluster: GkeCluster, depends_on: list[pulumi.Resource]) -> k8s.Provider:

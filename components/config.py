@@ -31,6 +31,7 @@ from .fields import (
     between,
     matches,
 )
+from .naming import ISTIO_NAMESPACE
 from .platform_config import ClusterConfig, IstioConfig, NodePoolConfig
 
 Color = Literal["blue", "green"]
@@ -205,7 +206,7 @@ class GatewayConfig(Model):
     hosts: Annotated[list[Hostname], Field(min_length=1)]
     # The ingress gateway pods this Gateway binds to, and the namespace they run in.
     selector: dict[str, str] = {"istio": "ingressgateway"}
-    workload_namespace: DnsLabel = "istio-system"
+    workload_namespace: DnsLabel = ISTIO_NAMESPACE
     tls: GatewayTls | None = None
 
     def serves(self, host: str) -> bool:
@@ -226,6 +227,16 @@ class StackConfig(Model):
     def _prod_serves_https(self, info: ValidationInfo) -> StackConfig:
         if (info.context or {}).get("stack") in TLS_REQUIRED_STACKS and self.gateway.tls is None:
             raise KeyedProblems([("gateway.tls", f"is required for stack {info.context['stack']}: production serves HTTPS only")])
+        return self
+
+    @model_validator(mode="after")
+    def _managed_cluster_pool_is_untainted(self) -> StackConfig:
+        if self.cluster.manage and self.node_pool.taints:
+            raise KeyedProblems([(
+                "nodePool.taints",
+                "must be empty when cluster.manage is true: the cluster's default pool is removed, so this pool is "
+                "the only one and kube-system pods and the addons would have nowhere to schedule",
+            )])
         return self
 
     @model_validator(mode="after")

@@ -23,8 +23,6 @@ from .promotion import DURATION_BUCKETS, REQUESTS, selector
 
 # The Grafana chart's dashboard sidecar loads ConfigMaps carrying this label (its default
 # `sidecar.dashboards.label`), from the namespace Grafana runs in with Istio's addons.
-SIDECAR_LABEL = {"grafana_dashboard": "1"}
-DASHBOARD_NAMESPACE = "istio-system"
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
 RATE = "$__rate_interval"
 
@@ -110,9 +108,9 @@ def config_map(app: str, cfg: AppConfig) -> dict[str, Any]:
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": f"{naming.dashboard_uid(app)}-dashboard",
-            "namespace": DASHBOARD_NAMESPACE,
-            "labels": {**naming.app_labels(app), **SIDECAR_LABEL},
+            "name": naming.dashboard_config_map_name(app),
+            "namespace": naming.ISTIO_NAMESPACE,
+            "labels": {**naming.app_labels(app), **naming.GRAFANA_DASHBOARD_LABEL},
         },
         "data": {f"{naming.dashboard_uid(app)}.json": json.dumps(build(app, cfg), indent=1, sort_keys=True)},
     }

@@ -48,6 +48,14 @@ def _with_tracing(mesh_config: dict[str, Any]) -> dict[str, Any]:
     return mesh_config
 
 
+def _keeping_client_address(gateway: dict[str, Any]) -> dict[str, Any]:
+    """The preview gate matches client addresses, which `externalTrafficPolicy: Cluster` would SNAT away."""
+    service = gateway.setdefault("k8s", {}).setdefault("service", {})
+    if service.get("type", "LoadBalancer") != "ClusterIP":
+        service.setdefault("externalTrafficPolicy", "Local")
+    return gateway
+
+
 def operator_spec(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]:
     """The IstioOperator spec as written in stack config, plus this platform's defaults."""
     spec = cfg.operator.dump()
@@ -56,6 +64,10 @@ def operator_spec(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]
         components["ingressGateways"] = [{"name": DEFAULT_INGRESS_GATEWAY, "enabled": True}]
     for component in [components.setdefault("pilot", {}), *components["ingressGateways"], *components.get("egressGateways", [])]:
         _with_placement(component, placement)
+    for gateway in components["ingressGateways"]:
+        _keeping_client_address(gateway)
+    # Istio CNI (required here) installs its binary where GKE's COS nodes look for CNI plugins.
+    spec.setdefault("values", {}).setdefault("global", {}).setdefault("platform", "gke")
     if cfg.addons.jaeger.enabled:
         spec["meshConfig"] = _with_tracing(spec.get("meshConfig", {}))
     return spec
@@ -160,12 +172,14 @@ class IstioMesh(pulumi.ComponentResource):
         self.register_outputs({"ingressAddress": self.ingress_address, "addonServices": self.addon_services})
 
     def _ingress_address(self, cfg: IstioConfig, opts: pulumi.ResourceOptions) -> pulumi.Output[str]:
-        """The load balancer address of the gateway Service that istioctl created."""
-        if pulumi.runtime.is_dry_run():
-            # The Service exists only once the install ran; reading it in a preview would fail.
-            return pulumi.Output.from_input("known after the install (pulumi up)")
+        """The load balancer address of the gateway Service that istioctl created.
+
+        The read's ID waits on the install: before the first install (a first preview) it is
+        unknown, and the engine then skips the read instead of failing on a missing Service.
+        """
         namespace, service = ingress_gateway(cfg)
-        read = k8s.core.v1.Service.get("ingress-gateway-service", f"{namespace}/{service}", opts=opts)
+        service_id = self.install.id.apply(lambda _: f"{namespace}/{service}")
+        read = k8s.core.v1.Service.get("ingress-gateway-service", service_id, opts=opts)
         return read.status.apply(_load_balancer_address)
 
 

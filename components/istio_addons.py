@@ -8,9 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from . import naming
 from .platform_config import Addons
 
-NAMESPACE = "istio-system"
+NAMESPACE = naming.ISTIO_NAMESPACE
+((DASHBOARD_LABEL, DASHBOARD_LABEL_VALUE),) = naming.GRAFANA_DASHBOARD_LABEL.items()
 
 
 @dataclass(frozen=True)
@@ -21,8 +23,8 @@ class Chart:
     service: str
     port: int
 
-    def url(self, path: str = "") -> str:
-        return f"http://{self.service}.{NAMESPACE}:{self.port}{path}"
+    def url(self) -> str:
+        return f"http://{self.service}.{NAMESPACE}:{self.port}"
 
     @property
     def address(self) -> str:
@@ -70,7 +72,7 @@ def grafana_values(addons: Addons) -> dict[str, Any]:
         },
         "dashboards": {"istio": {name: {"gnetId": gnet_id, "datasource": "Prometheus"} for name, gnet_id in ISTIO_DASHBOARDS.items()}},
         # Loads each app's dashboard ConfigMap (components/dashboard.py) from istio-system.
-        "sidecar": {"dashboards": {"enabled": True, "label": "grafana_dashboard", "labelValue": "1"}},
+        "sidecar": {"dashboards": {"enabled": True, "label": DASHBOARD_LABEL, "labelValue": DASHBOARD_LABEL_VALUE}},
     }
 
 

@@ -25,7 +25,7 @@ def _drain_traffic_policy() -> dict[str, Any]:
         },
         "connectionPool": {
             "tcp": {"connectTimeout": "2s", "maxConnections": 1024},
-            "http": {"http1MaxPendingRequests": 1024, "idleTimeout": "60s", "maxRetries": 3},
+            "http": {"http1MaxPendingRequests": 1024, "idleTimeout": "60s"},
         },
     }
 

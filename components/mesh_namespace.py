@@ -13,8 +13,9 @@ from .k8s import apply_manifest
 @dataclass(frozen=True)
 class MeshNamespaceArgs:
     name: str
-    # Labels of the ingress gateway pods allowed in, and whether Prometheus may scrape the sidecars.
+    # The ingress gateway pods allowed in (labels, namespace), and whether Prometheus may scrape the sidecars.
     gateway_labels: dict[str, str]
+    gateway_namespace: str
     prometheus: bool
 
 
@@ -26,7 +27,7 @@ class MeshNamespace(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.peer_authentication = apply_manifest(args.name, mesh_security.peer_authentication(args.name), in_namespace)
         self.network_policy = apply_manifest(
-            args.name, mesh_security.network_policy(args.name, args.gateway_labels, args.prometheus), in_namespace
+            args.name, mesh_security.network_policy(args.name, args.gateway_labels, args.gateway_namespace, args.prometheus), in_namespace
         )
         self.name = args.name
         self.register_outputs({"name": args.name})

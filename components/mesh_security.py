@@ -6,7 +6,6 @@ from typing import Any
 from . import naming
 from .istio_routing import SECURITY
 
-ISTIO_NAMESPACE = "istio-system"
 ISTIOD_LABELS = {"app": "istiod"}
 PROMETHEUS_LABELS = {"app.kubernetes.io/name": "prometheus"}
 # The sidecar's merged Prometheus endpoint (app and Envoy metrics).
@@ -23,20 +22,20 @@ def peer_authentication(namespace: str) -> dict[str, Any]:
     }
 
 
-def _from_istio_system(pod_labels: dict[str, str]) -> dict[str, Any]:
+def _pods(namespace: str, pod_labels: dict[str, str]) -> dict[str, Any]:
     return {
-        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": ISTIO_NAMESPACE}},
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}},
         "podSelector": {"matchLabels": dict(pod_labels)},
     }
 
 
-def network_policy(namespace: str, gateway_labels: dict[str, str], prometheus: bool) -> dict[str, Any]:
+def network_policy(namespace: str, gateway_labels: dict[str, str], gateway_namespace: str, prometheus: bool) -> dict[str, Any]:
     """Admit only the ingress gateway, istiod and pods of the same namespace (plus metric scrapes)."""
-    rules: list[dict[str, Any]] = [
-        {"from": [_from_istio_system(gateway_labels), _from_istio_system(ISTIOD_LABELS), {"podSelector": {}}]}
-    ]
+    istiod = _pods(naming.ISTIO_NAMESPACE, ISTIOD_LABELS)
+    rules: list[dict[str, Any]] = [{"from": [_pods(gateway_namespace, gateway_labels), istiod, {"podSelector": {}}]}]
     if prometheus:
-        rules.append({"from": [_from_istio_system(PROMETHEUS_LABELS)], "ports": [{"protocol": "TCP", "port": SIDECAR_METRICS_PORT}]})
+        prometheus_pods = _pods(naming.ISTIO_NAMESPACE, PROMETHEUS_LABELS)
+        rules.append({"from": [prometheus_pods], "ports": [{"protocol": "TCP", "port": SIDECAR_METRICS_PORT}]})
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",

@@ -1,9 +1,16 @@
 """The one source of truth for object names and labels."""
 from __future__ import annotations
 
-from .config import Color
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # config.py takes its defaults from here
+    from .config import Color
 
 PROJECT = "bluegreen-platform"
+# Where istioctl installs the control plane and ingress gateway, and the addons run.
+ISTIO_NAMESPACE = "istio-system"
+# Grafana's dashboard sidecar loads ConfigMaps carrying this label (set in the Grafana addon's values).
+GRAFANA_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
 MANAGED_BY = {"app.kubernetes.io/managed-by": "pulumi", "app.kubernetes.io/part-of": PROJECT}
 # Istio's canonical labels: `app` and `version` name the workload in telemetry
 # (destination_app / destination_version), so `version` carries the color.
@@ -32,8 +39,11 @@ def promotion_gate_name(app: str) -> str:
 
 
 def dashboard_uid(app: str) -> str:
-    """Grafana's dashboard uid; its ConfigMap is `<uid>-dashboard`."""
     return f"bluegreen-{app}"
+
+
+def dashboard_config_map_name(app: str) -> str:
+    return f"{dashboard_uid(app)}-dashboard"
 
 
 def selector_labels(app: str, color: Color | None = None) -> dict[str, str]:

@@ -25,14 +25,27 @@ def placement(cfg: NodePoolConfig) -> dict[str, Any]:
     return fields
 
 
-def node_pool_args(cfg: NodePoolConfig, cluster: str, location: str, project: str, service_account: pulumi.Input[str]) -> dict[str, Any]:
+# GKE's initial size of a new pool (per zone); fixed because changing it would force a replacement of
+# the fixed-name pool, and ignored afterwards: the autoscaler owns the size from then on.
+INITIAL_NODE_COUNT = 1
+
+
+def node_pool_args(
+    cfg: NodePoolConfig, cluster: pulumi.Input[str], location: str, project: str, network_tags: list[str],
+    service_account: pulumi.Input[str],
+) -> dict[str, Any]:
     return {
         "name": cfg.name,
         "cluster": cluster,
         "location": location,
         "project": project,
-        "autoscaling": {"min_node_count": cfg.autoscaling.min_node_count, "max_node_count": cfg.autoscaling.max_node_count},
-        "initial_node_count": cfg.autoscaling.min_node_count,
+        # Totals for the whole pool: per-zone limits would triple on a regional cluster.
+        "autoscaling": {
+            "total_min_node_count": cfg.autoscaling.min_node_count,
+            "total_max_node_count": cfg.autoscaling.max_node_count,
+            "location_policy": "BALANCED",
+        },
+        "initial_node_count": INITIAL_NODE_COUNT,
         "management": {"auto_repair": True, "auto_upgrade": True},
         "node_config": {
             "machine_type": cfg.machine_type,
@@ -41,6 +54,7 @@ def node_pool_args(cfg: NodePoolConfig, cluster: str, location: str, project: st
             "image_type": "COS_CONTAINERD",
             "labels": dict(cfg.labels),
             "taints": [{"key": t.key, "value": t.value, "effect": t.effect} for t in cfg.taints],
+            "tags": list(network_tags),
             "service_account": service_account,
             "oauth_scopes": ["https://www.googleapis.com/auth/cloud-platform"],
             "shielded_instance_config": {"enable_secure_boot": True, "enable_integrity_monitoring": True},
@@ -53,9 +67,10 @@ def node_pool_args(cfg: NodePoolConfig, cluster: str, location: str, project: st
 @dataclass(frozen=True)
 class NodePoolArgs:
     config: NodePoolConfig
-    cluster: str
+    cluster: pulumi.Input[str]  # the cluster's name as an Output of the cluster, so the pool waits for it
     location: str
     project: str
+    network_tags: list[str]  # firewall rules target the pool's VMs by these
 
 
 class NodePool(pulumi.ComponentResource):
@@ -67,18 +82,19 @@ class NodePool(pulumi.ComponentResource):
             cfg.account_id,
             account_id=cfg.account_id,
             project=args.project,
-            display_name=f"GKE nodes of pool {cfg.name} ({args.cluster})",
+            display_name=f"GKE nodes of node pool {cfg.name}",
             opts=child,
         )
-        member = self.service_account.email.apply(lambda email: f"serviceAccount:{email}")
         roles = [
-            gcp.projects.IAMMember(f"{cfg.account_id}-{role.split('/')[1]}", project=args.project, role=role, member=member, opts=child)
+            gcp.projects.IAMMember(
+                f"{cfg.account_id}-{role.split('/')[1]}", project=args.project, role=role, member=self.service_account.member, opts=child
+            )
             for role in NODE_ROLES
         ]
         self.pool = gcp.container.NodePool(
             cfg.name,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=roles),
-            **node_pool_args(cfg, args.cluster, args.location, args.project, self.service_account.email),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=roles, ignore_changes=["initialNodeCount"]),
+            **node_pool_args(cfg, args.cluster, args.location, args.project, args.network_tags, self.service_account.email),
         )
         self.name = self.pool.name
         self.register_outputs({"name": self.name, "serviceAccount": self.service_account.email})

@@ -12,6 +12,7 @@ from .istio_operator import Component, Components, IstioOperatorSpec
 GcpLocation = Annotated[
     str, matches(re.compile(r"^[a-z]+-[a-z]+[0-9]+(-[a-z])?$"), "a GCP region or zone such as europe-west1 or europe-west1-b")
 ]
+_ZONE_SUFFIX = re.compile(r"-[a-z]$")
 GcpProject = Annotated[str, matches(re.compile(r"^[a-z][-a-z0-9]{4,28}[a-z0-9]$"), "a GCP project id such as acme-prod")]
 ClusterName = Annotated[
     str, matches(re.compile(r"^[a-z]([-a-z0-9]{0,38}[a-z0-9])?$"), "a GKE cluster name (lowercase, starts with a letter, at most 40)")
@@ -35,9 +36,19 @@ class ClusterConfig(Model):
     subnetwork: DnsLabel | None = None
     master_ipv4_cidr_block: Cidr = "172.16.0.0/28"
     master_authorized_networks: list[Cidr] = []
+    # Private nodes have no external IPs: without NAT they cannot pull images from docker.io or quay.io.
+    # false when the VPC already has its own Cloud NAT in this region.
+    cloud_nat: bool = True
+
+    @property
+    def region(self) -> str:
+        """The region of `location`, which may be a zone such as asia-northeast3-a."""
+        return _ZONE_SUFFIX.sub("", self.location)
 
 
 class Autoscaling(Model):
+    """Node counts of the whole pool (all its zones together), not per zone."""
+
     min_node_count: Annotated[int, between(0, 1000)] = 1
     max_node_count: Annotated[int, between(1, 1000)] = 3
 

@@ -26,13 +26,6 @@ class Route:
     header: tuple[str, str] | None = None
     rewrite_to_root: bool = False
 
-    def describe_match(self) -> str:
-        if self.path_prefix:
-            return f"path {self.path_prefix}/* (rewritten to /)"
-        if self.header:
-            return f"header {self.header[0]}: {self.header[1]}"
-        return "default"
-
 
 @dataclass(frozen=True)
 class RoutingModel:
@@ -50,6 +43,11 @@ class RoutingModel:
     def routes(self) -> tuple[Route, ...]:
         """Most specific first: preview routes win over the default split."""
         return (*self.preview, self.default_route)
+
+    @property
+    def routed_colors(self) -> set[Color]:
+        """Colors any route sends traffic to (default share or preview)."""
+        return {d.color for route in self.routes for d in route.destinations}
 
 
 def routing_model(app: AppConfig) -> RoutingModel:

@@ -93,3 +93,12 @@ def test_scaling_idle_down_touches_only_that_deployment_and_preview(run_stack, c
     names = sorted(after.by_urn()[urn].name for urn in changed(before, after))
     # The preview route to a color with no pods goes away with it.
     assert names == ["front", "front-green"]
+
+
+def test_flip_with_scale_down_moves_traffic_before_the_old_color_shrinks(run_stack, config):
+    config["apps"]["front"].update(activeColor="green", blue={"image": "r/front:1", "replicas": 0})
+    rec = run_stack(config)
+    vs, blue, green = (find(rec, ":VirtualService", "front"), find(rec, ":Deployment", "front-blue"),
+                       find(rec, ":Deployment", "front-green"))
+    assert green.urn in vs.dependencies and blue.urn not in vs.dependencies
+    assert vs.urn in blue.dependencies

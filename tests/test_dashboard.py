@@ -72,12 +72,13 @@ def test_each_app_gets_its_dashboard_and_a_flip_leaves_it_alone(run_stack, confi
     assert cm.inputs["metadata"]["name"] == "bluegreen-front-dashboard"
 
 
-def test_grafana_addon_sidecar_loads_these_config_maps():
-    from components.istio_addons import grafana_values
+def test_grafana_addon_sidecar_loads_these_config_maps(config):
+    from components.istio_addons import NAMESPACE, grafana_values
     from components.platform_config import Addons
 
     sidecar = grafana_values(Addons())["sidecar"]["dashboards"]
     assert sidecar["enabled"] is True
-    assert {sidecar["label"]: sidecar["labelValue"]} == dashboard.SIDECAR_LABEL
+    cm = dashboard.config_map("front", parse_stack_config(config).apps["front"])
+    assert cm["metadata"]["labels"][sidecar["label"]] == sidecar["labelValue"]
     # The chart's sidecar watches Grafana's own namespace unless told otherwise.
-    assert "searchNamespace" not in sidecar and dashboard.DASHBOARD_NAMESPACE == "istio-system"
+    assert "searchNamespace" not in sidecar and cm["metadata"]["namespace"] == NAMESPACE

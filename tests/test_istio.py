@@ -60,8 +60,26 @@ def test_default_spec_installs_an_ingress_gateway_on_the_pool(config):
     spec = operator_document(stack.istio, placement(stack.node_pool))["spec"]
     assert spec["profile"] == "default"
     assert spec["components"]["ingressGateways"] == [
-        {"name": "istio-ingressgateway", "enabled": True, "k8s": {"nodeSelector": {"cloud.google.com/gke-nodepool": "apps"}}}
+        {
+            "name": "istio-ingressgateway",
+            "enabled": True,
+            "k8s": {
+                "nodeSelector": {"cloud.google.com/gke-nodepool": "apps"},
+                # The preview gate matches client addresses: the load balancer must not SNAT them.
+                "service": {"externalTrafficPolicy": "Local"},
+            },
+        }
     ]
+    assert spec["values"] == {"global": {"platform": "gke"}}
+
+
+def test_cluster_ip_gateways_get_no_external_traffic_policy(config):
+    config["istio"]["operator"] = {
+        "components": {"cni": {"enabled": True}, "ingressGateways": [{"name": "internal", "enabled": True, "k8s": {"service": {"type": "ClusterIP"}}}]}
+    }
+    stack = parse_stack_config(config)
+    gateway = operator_document(stack.istio, placement(stack.node_pool))["spec"]["components"]["ingressGateways"][0]
+    assert gateway["k8s"]["service"] == {"type": "ClusterIP"}
 
 
 def test_without_jaeger_tracing_is_left_alone(run_stack, config):

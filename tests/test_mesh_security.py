@@ -33,10 +33,19 @@ def test_every_app_namespace_is_strict_mtls_and_fenced(run_stack, config):
 
 
 def test_prometheus_may_scrape_only_the_sidecar_metrics_port():
-    with_prometheus = network_policy("app", {"istio": "ingressgateway"}, prometheus=True)["spec"]["ingress"]
+    with_prometheus = network_policy("app", {"istio": "ingressgateway"}, "istio-system", prometheus=True)["spec"]["ingress"]
     assert with_prometheus[1]["ports"] == [{"protocol": "TCP", "port": 15020}]
     assert with_prometheus[1]["from"][0]["podSelector"] == {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}
-    assert len(network_policy("app", {"istio": "ingressgateway"}, prometheus=False)["spec"]["ingress"]) == 1
+    assert len(network_policy("app", {"istio": "ingressgateway"}, "istio-system", prometheus=False)["spec"]["ingress"]) == 1
+
+
+def test_gateway_pods_are_admitted_from_their_own_namespace(run_stack, config):
+    config["gateway"].update(workloadNamespace="edge", selector={"istio": "edge-gateway"})
+    policy = find(run_stack(config), ":NetworkPolicy", "app").inputs
+    assert policy["spec"]["ingress"][0]["from"][0] == {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "edge"}},
+        "podSelector": {"matchLabels": {"istio": "edge-gateway"}},
+    }
 
 
 def test_gateway_without_tls_serves_http(config):

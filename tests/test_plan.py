@@ -115,3 +115,14 @@ def test_rendered_manifests_pass_strict_schema_validation(stack, tmp_path):
     )
     assert result.returncode == 0, result.stdout
     assert " 0 invalid, 0 unknown" in result.stdout
+
+
+def test_cli_prints_messages_verbatim_not_as_markup(tmp_path):
+    root = copy_project(tmp_path)
+    text = (root / "Pulumi.stg.yaml").read_text()
+    (root / "Pulumi.sec.yaml").write_text(
+        text.replace("blue: {image: asia-docker.pkg.dev/acme/web/front:1.4.2, replicas: 3}", "blue: {image: {secure: v1:abc}, replicas: 3}")
+    )
+    result = plan_cli(root, "sec")
+    assert result.returncode == 1
+    assert f"apps.front.blue.image: must be an image reference such as registry/repo/name:1.2.3, got '{SECRET_PLACEHOLDER}'" in result.stdout

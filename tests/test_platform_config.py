@@ -26,7 +26,8 @@ def problems(config: dict, stack: str | None = None) -> list[str]:
 
 def test_platform_defaults():
     stack = parse_stack_config(copy.deepcopy(BASE_CONFIG))
-    assert stack.cluster.manage is False and stack.cluster.release_channel == "REGULAR"
+    assert stack.cluster.manage is False and stack.cluster.release_channel == "REGULAR" and stack.cluster.cloud_nat is True
+    assert stack.cluster.region == stack.cluster.location == "europe-west1"
     pool = stack.node_pool
     assert (pool.name, pool.machine_type, pool.disk_size_gb, pool.disk_type) == ("apps", "e2-standard-4", 100, "pd-balanced")
     assert (pool.autoscaling.min_node_count, pool.autoscaling.max_node_count) == (1, 3)
@@ -38,7 +39,10 @@ def test_platform_defaults():
 
 
 def test_full_platform_config_parses(config):
-    config["cluster"].update(manage=True, releaseChannel="STABLE", network="vpc", subnetwork="gke", masterAuthorizedNetworks=["10.0.0.0/8"])
+    config["cluster"].update(
+        manage=True, location="europe-west1-b", releaseChannel="STABLE", network="vpc", subnetwork="gke",
+        masterAuthorizedNetworks=["10.0.0.0/8"], cloudNat=False,
+    )
     config["nodePool"] = {
         "name": "web",
         "machineType": "n2-standard-8",
@@ -46,12 +50,12 @@ def test_full_platform_config_parses(config):
         "diskType": "pd-ssd",
         "autoscaling": {"minNodeCount": 2, "maxNodeCount": 2},
         "labels": {"team": "web"},
-        "taints": [{"key": "dedicated", "value": "web", "effect": "NO_EXECUTE"}],
         "serviceAccountId": "gke-web-nodes",
     }
     config["gateway"]["tls"] = {"credentialName": "front-tls", "httpsRedirect": False}
     stack = parse_stack_config(config, stack="prod")
-    assert stack.node_pool.taints[0].effect == "NO_EXECUTE" and stack.node_pool.account_id == "gke-web-nodes"
+    assert stack.node_pool.account_id == "gke-web-nodes"
+    assert stack.cluster.cloud_nat is False and stack.cluster.region == "europe-west1"
     assert stack.gateway.tls.credential_name == "front-tls" and not stack.gateway.tls.https_redirect
 
 
@@ -65,6 +69,7 @@ def test_full_platform_config_parses(config):
         ("cluster.releaseChannel", "LTS", "cluster.releaseChannel: must be 'RAPID', 'REGULAR' or 'STABLE', got 'LTS'"),
         ("cluster.masterIpv4CidrBlock", "172.16.0.1/28", "cluster.masterIpv4CidrBlock: must be a CIDR block such as 10.0.0.0/8, got '172.16.0.1/28'"),
         ("cluster.zone", "b", "cluster.zone: unknown key"),
+        ("cluster.cloudNat", "maybe", "cluster.cloudNat: must be a valid boolean, unable to interpret input, got 'maybe'"),
         ("nodePool.name", "Apps", "nodePool.name: must be a DNS-1123 label (lowercase letters, digits, '-', at most 63), got 'Apps'"),
         ("nodePool.machineType", "big", "nodePool.machineType: must be a Compute Engine machine type such as e2-standard-4, got 'big'"),
         ("nodePool.diskSizeGb", 5, "nodePool.diskSizeGb: must be between 10 and 65536, got 5"),
@@ -105,3 +110,14 @@ def test_prod_requires_tls(config):
     assert parse_stack_config(config, stack="stg").gateway.tls is None
     config["gateway"]["tls"] = {"credentialName": "front-tls"}
     assert parse_stack_config(config, stack="prod").gateway.tls.https_redirect is True
+
+
+def test_managed_cluster_pool_must_be_untainted(config):
+    """With manage: true the default pool is removed: a tainted only pool would strand kube-system and the addons."""
+    config["nodePool"] = {"taints": [{"key": "dedicated", "value": "apps"}]}
+    assert parse_stack_config(config).node_pool.taints[0].key == "dedicated"  # fine beside the cluster's other pools
+    config["cluster"]["manage"] = True
+    assert problems(config) == [
+        "nodePool.taints: must be empty when cluster.manage is true: the cluster's default pool is removed, so this pool "
+        "is the only one and kube-system pods and the addons would have nowhere to schedule"
+    ]

@@ -24,7 +24,7 @@ from components import naming
 from policies.guardrails import routing
 from policies.guardrails.catalog import PACK_NAME, PACK_VERSION, RULES
 from policies.guardrails.crossguard import build_policies
-from policies.guardrails.evaluate import PackConfigError, evaluate, has_mandatory, report, resolve
+from policies.guardrails.evaluate import PackConfigError, evaluate, has_mandatory, load_config, report, resolve
 from tests.conftest import ROOT
 from tests.policy_records import edited, good_stack, node_pool
 
@@ -121,13 +121,21 @@ def test_config_levels_all_and_per_policy():
     [
         ({"no-such-policy": "mandatory"}, "unknown policies: no-such-policy"),
         ({"image-pinned": {"requireDigest": True}}, "image-pinned.requireDigest: unknown property"),
-        ({"flip-target-provisioned": {"minActiveReplicaRatio": "1"}}, "flip-target-provisioned.minActiveReplicaRatio: must be a number"),
+        ({"flip-target-provisioned": {"minActiveReplicaRatio": "1"}}, "flip-target-provisioned.minActiveReplicaRatio: '1' is not of type 'number'"),
+        ({"flip-target-provisioned": {"minActiveReplicaRatio": -5}}, "flip-target-provisioned.minActiveReplicaRatio: -5 is less than the minimum of 0"),
         ({"pod-probes": "blocking"}, "pod-probes: enforcementLevel must be one of advisory, mandatory, disabled, got 'blocking'"),
     ],
 )
 def test_bad_pack_config_is_refused(raw, message):
     with pytest.raises(PackConfigError, match=message):
         resolve(raw)
+
+
+def test_pack_config_that_is_not_json_is_refused(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{mandatory")
+    with pytest.raises(PackConfigError, match="not valid JSON"):
+        load_config(path)
 
 
 def test_report_reads_like_pulumi_preview():

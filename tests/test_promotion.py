@@ -174,7 +174,7 @@ def test_routing_waits_for_the_gate_and_the_gate_for_the_colors(run_stack, confi
     gate = find(rec, GATE_TYPE, "front-promotion-gate")
     assert gate.inputs["create"] == gate.inputs["update"]
     assert gate.inputs["create"].startswith("venv/bin/python -m components.promotion_gate --app front")
-    assert gate.inputs["triggers"] == ["blue", 0]
+    assert "--weights blue=100,green=0" in gate.inputs["create"]
     assert gate.inputs["addPreviousOutputInEnv"] is True
     assert gate.inputs.get("delete") is None  # nothing to undo when the gate goes away
     assert gate.urn in find(rec, ":VirtualService", "front").dependencies
@@ -191,4 +191,4 @@ def test_a_flip_reruns_the_gate_and_touches_routing_only(run_stack, config):
     changed = sorted(r.name for r in after.resources if b[r.urn].inputs != r.inputs)
     # The gate, the VirtualService (and the state ConfigMap that records the active color).
     assert changed == ["front", "front-bluegreen", "front-promotion-gate"]
-    assert find(after, GATE_TYPE, "front-promotion-gate").inputs["triggers"] == ["green", 0]
+    assert "--weights blue=0,green=100" in find(after, GATE_TYPE, "front-promotion-gate").inputs["update"]

@@ -186,3 +186,15 @@ def test_status_command_prints_a_table(project):
     result = run(project, "status")
     assert result.exit_code == 0
     assert "front" in result.output and "blue 100%" in result.output and "front:1.5.0 x3" in result.output
+
+
+def test_edits_are_validated_with_the_stacks_own_rules(tmp_path, config):
+    # prod must serve TLS: a prod stack file without gateway.tls is refused, not edited.
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    write_stack(tmp_path, "prod", config)
+    before = (tmp_path / "Pulumi.prod.yaml").read_text()
+    result = CliRunner().invoke(cli_app, ["flip", "--app", "front", "--to", "green", "--stack", "prod", "--root", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "gateway.tls: is required for stack prod" in result.output
+    assert (tmp_path / "Pulumi.prod.yaml").read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".edit")] == []

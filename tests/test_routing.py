@@ -51,10 +51,14 @@ def test_preview_can_be_switched_off(config):
     assert model_for(config, preview={"enabled": False}).preview == ()
 
 
-def test_match_descriptions(config):
-    model = model_for(config)
-    assert [r.describe_match() for r in model.routes] == [
-        "path /test/* (rewritten to /)",
-        "header x-preview: true",
-        "default",
-    ]
+@pytest.mark.parametrize(
+    "changes,routed",
+    [
+        ({}, {"blue", "green"}),
+        ({"green": {"image": "r/front:2", "replicas": 0}}, {"blue"}),
+        ({"preview": {"enabled": False}}, {"blue"}),
+        ({"preview": {"enabled": False}, "canaryWeight": 5}, {"blue", "green"}),
+    ],
+)
+def test_routed_colors_are_those_with_a_share_or_the_preview(config, changes, routed):
+    assert model_for(config, **changes).routed_colors == routed

@@ -6,7 +6,7 @@ import difflib
 import pytest
 import yaml
 
-from cli.stack_edit import edit_text
+from cli.stack_edit import UnsafeEdit, edit_text
 from tests.conftest import BASE_CONFIG, PROJECT, ROOT
 from tests.stackfiles import CANARY_COMMENT, HEADER, stack_text
 
@@ -73,3 +73,20 @@ def test_sequence_indentation_is_kept_for_both_styles():
     flush = "config:\n  bluegreen-platform:gateway:\n    hosts:\n    - a.example.com\n    name: gw\n"
     for text in (indented, flush):
         assert edit_text(text, PROJECT, {"gateway.name": "gw2"}) == text.replace("gw\n", "gw2\n")
+
+
+def test_mixed_indentation_is_refused_rather_than_reformatted():
+    text = (
+        "config:\n"
+        "  bluegreen-platform:gateway:\n"
+        "    hosts:\n"
+        "      - a.example.com\n"
+        "  bluegreen-platform:apps:\n"
+        "    front:\n"
+        "      canaryWeight: 0\n"
+        "      preview:\n"
+        "        allowedSourceRanges:\n"
+        "        - 10.0.0.0/8\n"
+    )
+    with pytest.raises(UnsafeEdit, match="10.0.0.0/8"):
+        edit_text(text, PROJECT, {"apps.front.canaryWeight": 10})

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import jsonschema
+
 from .catalog import DISABLED, LEVELS, MANDATORY, PACK_NAME, PACK_VERSION, RULES, Rule
 from .model import Resource
 
-_JSON_TYPES = {"boolean": bool, "number": (int, float), "string": str, "array": list}
-
-
 class PackConfigError(ValueError):
-    """The pack config names an unknown policy or property, or a value of the wrong type."""
+    """The pack config is not JSON, names an unknown policy or property, or breaks a property's schema."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,12 @@ class Finding:
 
 
 def load_config(path: Path | None) -> dict[str, Any]:
-    return json.loads(path.read_text()) if path and path.exists() else {}
+    if not (path and path.exists()):
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise PackConfigError(f"not valid JSON: {err}") from None
 
 
 def _check_level(where: str, level: Any) -> str:
@@ -51,9 +55,11 @@ def _properties(rule: Rule, entry: Mapping[str, Any]) -> dict[str, Any]:
         schema = rule.config.get(key)
         if schema is None:
             raise PackConfigError(f"{rule.name}.{key}: unknown property (known: {', '.join(rule.config) or 'none'})")
-        expected = _JSON_TYPES[schema["type"]]
-        if not isinstance(value, expected) or (schema["type"] == "number" and isinstance(value, bool)):
-            raise PackConfigError(f"{rule.name}.{key}: must be a {schema['type']}, got {value!r}")
+        try:
+            # The same JSON Schema the Pulumi CLI checks `--policy-pack-config` against.
+            jsonschema.validate(value, schema)
+        except jsonschema.ValidationError as err:
+            raise PackConfigError(f"{rule.name}.{key}: {err.message}") from None
     return {**rule.defaults(), **props}
 
 

@@ -46,11 +46,11 @@ class Resource:
 
     @property
     def metadata(self) -> Mapping[str, Any]:
-        return _mapping(self.props.get("metadata"))
+        return as_mapping(self.props.get("metadata"))
 
     @property
     def spec(self) -> Mapping[str, Any]:
-        return _mapping(self.props.get("spec"))
+        return as_mapping(self.props.get("spec"))
 
     @property
     def namespace(self) -> str:
@@ -62,7 +62,7 @@ class Resource:
 
     @property
     def labels(self) -> Mapping[str, str]:
-        return _mapping(self.metadata.get("labels"))
+        return as_mapping(self.metadata.get("labels"))
 
     @property
     def ref(self) -> str:
@@ -132,47 +132,39 @@ _POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {
 LONG_RUNNING = {("core", "Pod"), ("apps", "Deployment"), ("apps", "StatefulSet"), ("apps", "DaemonSet"), ("apps", "ReplicaSet")}
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
+def as_mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _list(value: Any) -> list[Any]:
+def items(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else []
 
 
 def dig(value: Any, *path: str) -> Any:
     for key in path:
-        value = _mapping(value).get(key)
+        value = as_mapping(value).get(key)
     return value
 
 
 def pod_spec(resource: Resource) -> Mapping[str, Any] | None:
     path = _POD_SPEC_PATHS.get(resource.group_kind or ("", ""))
-    return _mapping(dig(resource.props, *path)) if path else None
+    return as_mapping(dig(resource.props, *path)) if path else None
 
 
 def pod_template_labels(resource: Resource) -> Mapping[str, str]:
-    return _mapping(dig(resource.props, "spec", "template", "metadata", "labels"))
+    return as_mapping(dig(resource.props, "spec", "template", "metadata", "labels"))
 
 
 def containers(spec: Mapping[str, Any], include_init: bool = True) -> Iterator[Mapping[str, Any]]:
-    yield from (_mapping(c) for c in _list(spec.get("containers")))
+    yield from (as_mapping(c) for c in items(spec.get("containers")))
     if include_init:
-        yield from (_mapping(c) for c in _list(spec.get("initContainers")))
+        yield from (as_mapping(c) for c in items(spec.get("initContainers")))
 
 
 def replicas(deployment: Resource) -> int | None:
     """Desired replicas; Kubernetes defaults an unset field to 1. None when unknown during preview."""
     value = deployment.spec.get("replicas", 1)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def items(value: Any) -> list[Any]:
-    return _list(value)
-
-
-def as_mapping(value: Any) -> Mapping[str, Any]:
-    return _mapping(value)
 
 
 # --- hosts ------------------------------------------------------------------------------------
