@@ -311,7 +311,11 @@ def project_config(engine_config: dict[str, Any], project: str) -> dict[str, Any
 
 
 def raw_pulumi_config(project: str) -> dict[str, Any]:
-    """The project's config as the engine passed it to this program."""
+    """The project's config as the engine passed it to this program.
+
+    Read whole, not key by key through `pulumi.Config`, so that a misspelt top-level key is reported
+    instead of silently ignored; the SDK exposes no listing of config keys.
+    """
     from pulumi.runtime import config as runtime_config
 
     return project_config({**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}, project)
