@@ -64,13 +64,14 @@ def destinations(vs: Resource) -> Iterator[Destination]:
 
 
 def _weight_problems(vs: Resource) -> list[str]:
+    by_route: dict[tuple[str, int], list[Destination]] = {}
+    for dest in destinations(vs):
+        by_route.setdefault((dest.route_kind, dest.index), []).append(dest)
     problems = []
-    for kind in ROUTE_KINDS:
-        for index, route in enumerate(items(vs.spec.get(kind))):
-            dests = list(d for d in destinations(vs) if d.route_kind == kind and d.index == index)
-            total = sum(d.weight for d in dests if isinstance(d.weight, (int, float)))
-            if dests and total != 100:
-                problems.append(f"{dests[0].where}: route weights sum to {total}, not 100")
+    for dests in by_route.values():
+        total = sum(d.weight for d in dests if isinstance(d.weight, (int, float)))
+        if total != 100:
+            problems.append(f"{dests[0].where}: route weights sum to {total}, not 100")
     return problems
 
 
