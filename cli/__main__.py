@@ -4,21 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from . import delivery, policy_check
+from .delivery import console, note
 from .engine import ROOT
 from .plan import PlanError, routing_tables, run_plan, type_counts, unrendered_releases, write_plan
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console()
-
-
-def _note(style: str, label: str, text: str) -> None:
-    # Config values and placeholders look like rich markup (`[secret: ...]`): print them verbatim.
-    console.print(f"[{style}]{label}[/]", end="")
-    console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
 @app.callback()
@@ -36,7 +29,7 @@ def plan(
     try:
         result = run_plan(stack)
     except PlanError as err:
-        _note("bold red", f"plan failed for stack {stack}", f"\n{err}")
+        note("bold red", f"plan failed for stack {stack}", f"\n{err}")
         raise typer.Exit(1) from None
     out_dir = out or ROOT / "build" / stack
     write_plan(result, out_dir)
@@ -55,20 +48,20 @@ def plan(
             table.add_row(match, color, str(weight))
         console.print(table)
     for invoke in result.recording.invokes:
-        _note("yellow", "placeholder", f" answer for invoke {invoke.token}: {invoke.answer}")
+        note("yellow", "placeholder", f" answer for invoke {invoke.token}: {invoke.answer}")
     for release in unrendered_releases(result.recording):
-        _note("yellow", "not rendered", f" helm release {release}: templates come from the chart at `pulumi up`")
+        note("yellow", "not rendered", f" helm release {release}: templates come from the chart at `pulumi up`")
     for key in result.secret_keys:
-        _note("yellow", "secret", f" {key}: shown as a placeholder, not decrypted")
+        note("yellow", "secret", f" {key}: shown as a placeholder, not decrypted")
     for warning in result.recording.warnings:
-        _note("yellow", "warning", f" {warning}")
+        note("yellow", "warning", f" {warning}")
     shown_dir = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
-    console.print(f"wrote {len(result.manifests)} manifests to {shown_dir} in {result.seconds:.2f}s", highlight=False, markup=False)
+    console.print(f"wrote {len(result.manifests)} manifests to {shown_dir} in {result.seconds:.2f}s", markup=False)
     text, passed = policy_check.run(stack, result.recording, policy_config)
-    console.print(text, highlight=False, markup=False, soft_wrap=True)  # one violation per line, like preview
+    console.print(text, markup=False, soft_wrap=True)  # one violation per line, like preview
     if not passed:
         # The manifests stay written so the violations can be inspected.
-        _note("bold red", "policy check failed", ": mandatory violations or invalid pack config")
+        note("bold red", "policy check failed", ": mandatory violations or invalid pack config")
         raise typer.Exit(1)
 
 

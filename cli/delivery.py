@@ -24,10 +24,14 @@ TO = typer.Option(..., "--to", help="blue or green")
 WEIGHT = typer.Option(..., "--weight", "-w", help="idle color's share, 0-100")
 
 
+def note(style: str, label: str, text: str) -> None:
+    """A styled label, then text printed verbatim: config values (`['a.example.com']`, `[secret: ...]`) look like markup."""
+    console.print(f"[{style}]{label}[/]", end="")
+    console.print(text, markup=False, soft_wrap=True)
+
+
 def _error(title: str, err: Exception) -> None:
-    # Messages quote config values such as ['a.example.com']: print them verbatim, not as rich markup.
-    console.print(f"[bold red]{title}[/]", end=" ")
-    console.print(str(err), markup=False)
+    note("bold red", title, f" {err}")
 
 
 def diff(

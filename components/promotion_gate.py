@@ -147,11 +147,12 @@ def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--weights", required=True, type=parse_weights, help="new routing, e.g. blue=90,green=10")
     parser.add_argument("--prometheus-url", required=True)
-    parser.add_argument("--window", default="5m")
-    parser.add_argument("--min-success-rate", type=float, default=0.99)
-    parser.add_argument("--max-p99-ms", type=float, default=500)
-    parser.add_argument("--min-requests", type=int, default=100)
-    parser.add_argument("--on-unreachable", choices=("fail", "skip"), default="fail")
+    # No defaults here: `promotion.gate_command` passes every threshold, and PromotionAnalysis owns the defaults.
+    parser.add_argument("--window", required=True)
+    parser.add_argument("--min-success-rate", type=float, required=True)
+    parser.add_argument("--max-p99-ms", type=float, required=True)
+    parser.add_argument("--min-requests", type=int, required=True)
+    parser.add_argument("--on-unreachable", choices=("fail", "skip"), required=True)
     return parser.parse_args(argv)
 
 
