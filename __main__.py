@@ -2,7 +2,7 @@
 import pulumi
 
 from components.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
-from components.cluster import GkeCluster, GkeClusterArgs, kubernetes_provider
+from components.cluster import GkeCluster, GkeClusterArgs, kubeconfig_provider, kubernetes_provider
 from components.config import ConfigError, parse_stack_config, raw_pulumi_config
 from components.gateway import IngressGateway, IngressGatewayArgs, scheme
 from components.istio import IstioMesh, IstioMeshArgs
@@ -17,24 +17,34 @@ except ConfigError as err:
     raise pulumi.RunError(f"invalid stack config:\n{err}") from None
 
 # Platform: cluster -> node pool -> Istio; every Kubernetes resource goes through `provider`, which
-# waits for the node pool. Then the mesh namespaces, the Gateway, and the apps on top.
-cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster))
-node_pool = NodePool(
-    config.node_pool.name,
-    NodePoolArgs(
-        config=config.node_pool, cluster=cluster.name, location=cluster.location, project=cluster.project,
-        network_tags=[cluster.node_tag],
-    ),
-    # Beyond the cluster itself (the name), nodes and everything on them wait for its NAT and firewall rule.
-    pulumi.ResourceOptions(depends_on=[cluster]),
-)
-provider = kubernetes_provider(cluster, depends_on=[node_pool])
-on_pool = placement(config.node_pool)
-istio = IstioMesh(
-    "istio",
-    IstioMeshArgs(config=config.istio, kubeconfig=cluster.kubeconfig, placement=on_pool),
-    pulumi.ResourceOptions(providers=[provider], depends_on=[node_pool]),
-)
+# waits for the node pool. On a cluster reached by kubeconfig there is no GCP resource and no pool.
+platform: list[pulumi.Resource] = []
+if config.cluster.gke:
+    cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster))
+    node_pool = NodePool(
+        config.node_pool.name,
+        NodePoolArgs(
+            config=config.node_pool, cluster=cluster.name, location=cluster.location, project=cluster.project,
+            network_tags=[cluster.node_tag],
+        ),
+        # Beyond the cluster itself (the name), nodes and everything on them wait for its NAT and firewall rule.
+        pulumi.ResourceOptions(depends_on=[cluster]),
+    )
+    platform.append(node_pool)
+    provider = kubernetes_provider(cluster, depends_on=[node_pool])
+    pulumi.export("nodePool", node_pool.name)
+else:
+    provider = kubeconfig_provider(config.cluster)
+on_pool = placement(config.node_pool) if config.places_pods else {}
+if config.istio.installs:
+    istio = IstioMesh(
+        "istio",
+        IstioMeshArgs(config=config.istio, kubeconfig=cluster.kubeconfig, placement=on_pool),
+        pulumi.ResourceOptions(providers=[provider], depends_on=list(platform)),
+    )
+    platform.append(istio)
+    pulumi.export("ingressGatewayAddress", istio.ingress_address)
+    pulumi.export("addonServices", istio.addon_services)
 
 namespaces = {
     ns: MeshNamespace(
@@ -43,16 +53,16 @@ namespaces = {
             name=ns,
             gateway_labels=config.gateway.selector,
             gateway_namespace=config.gateway.workload_namespace,
-            prometheus=config.istio.addons.prometheus.enabled,
+            prometheus=config.istio.addon_enabled("prometheus"),
         ),
-        pulumi.ResourceOptions(providers=[provider], depends_on=[istio]),
+        pulumi.ResourceOptions(providers=[provider], depends_on=platform),
     )
     for ns in sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())})
 }
 gateway = IngressGateway(
     config.gateway.name,
     IngressGatewayArgs(config=config.gateway),
-    pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[config.gateway.namespace], istio]),
+    pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[config.gateway.namespace], *platform]),
 )
 apps = {
     name: BlueGreenApp(
@@ -63,8 +73,5 @@ apps = {
     for name, app in config.apps.items()
 }
 
-pulumi.export("nodePool", node_pool.name)
-pulumi.export("ingressGatewayAddress", istio.ingress_address)
-pulumi.export("addonServices", istio.addon_services)
 pulumi.export("gateway", gateway.ref)
 pulumi.export("apps", {name: app.outputs for name, app in apps.items()})

@@ -49,6 +49,8 @@ class Recording:
     invokes: list[Invoke] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # Resources the program reads (`Resource.get`), as (type, name, id).
+    reads: list[tuple[str, str, str]] = field(default_factory=list)
 
     def of_type(self, type_: str) -> list[Registration]:
         return [r for r in self.resources if r.type == type_]
@@ -105,6 +107,10 @@ class RecordingMonitor(mocks.MockMonitor):
             )
         return response
 
+    def ReadResource(self, request):
+        self.recording.reads.append((request.type, request.name, request.id))
+        return super().ReadResource(request)
+
 
 def _options(request) -> dict[str, Any]:
     options = {
@@ -132,10 +138,12 @@ def run_program(
     program: Path = ROOT / "__main__.py",
     project: str = "bluegreen-platform",
     recording: Recording | None = None,
+    preview: bool = False,
 ) -> Recording:
     """Evaluate `program` for `stack` with `config` (engine form: `project:key` -> text).
 
-    Pass `recording` to inspect what was registered even when the program raises.
+    Pass `recording` to inspect what was registered even when the program raises; `preview` evaluates
+    the program as `pulumi preview` would (dry run).
     """
     recording = recording if recording is not None else Recording()
     logger = logging.getLogger(f"bluegreen.plan.{stack}")
@@ -143,7 +151,7 @@ def run_program(
     logger.handlers = [_WarningLog(recording)]
     settings.ROOT.set(None)
     pulumi.runtime.set_mocks(
-        _Mocks(recording), project=project, stack=stack, preview=False, logger=logger, monitor=RecordingMonitor(recording)
+        _Mocks(recording), project=project, stack=stack, preview=preview, logger=logger, monitor=RecordingMonitor(recording)
     )
     set_all_config(config, secret_keys or [])
     stack_resource = settings.get_root_resource()

@@ -1,6 +1,7 @@
 """The stack's GKE cluster (looked up or created) and the Kubernetes provider built from it."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,3 +147,10 @@ def kubernetes_provider(cluster: GkeCluster, depends_on: list[pulumi.Resource]) 
         enable_config_map_mutable=True,
         opts=pulumi.ResourceOptions(depends_on=depends_on),
     )
+
+
+def kubeconfig_provider(cfg: ClusterConfig) -> k8s.Provider:
+    """The provider for cluster.mode kubeconfig. Unset keys stay unset, so the provider itself falls back
+    to $KUBECONFIG (then ~/.kube/config) and the current context where `pulumi up` runs."""
+    settings = {"kubeconfig": os.path.expanduser(cfg.kubeconfig) if cfg.kubeconfig else None, "context": cfg.context}
+    return k8s.Provider("kubeconfig", enable_config_map_mutable=True, **{k: v for k, v in settings.items() if v is not None})

@@ -11,6 +11,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
+from pydantic.alias_generators import to_camel
 
 from .fields import (
     Cidr,
@@ -32,7 +33,7 @@ from .fields import (
     matches,
 )
 from .naming import ISTIO_NAMESPACE
-from .platform_config import ClusterConfig, IstioConfig, NodePoolConfig
+from .platform_config import PLACEMENT_KEYS, ClusterConfig, IstioConfig, NodePoolConfig
 
 Color = Literal["blue", "green"]
 TLS_REQUIRED_STACKS = ("prod",)
@@ -238,6 +239,23 @@ class StackConfig(Model):
                 "the only one and kube-system pods and the addons would have nowhere to schedule",
             )])
         return self
+
+    @model_validator(mode="after")
+    def _node_pool_fits_the_cluster(self) -> StackConfig:
+        if self.cluster.gke or "node_pool" not in self.model_fields_set:
+            return self
+        extra = sorted(self.node_pool.model_fields_set - set(PLACEMENT_KEYS))
+        if extra:
+            raise KeyedProblems([
+                (f"nodePool.{to_camel(key)}", "applies only when cluster.mode is gke: with mode kubeconfig, nodePool only places pods (name, taints)")
+                for key in extra
+            ])
+        return self
+
+    @property
+    def places_pods(self) -> bool:
+        """Whether pods are pinned to the node pool: always on GKE, and on another cluster only if nodePool is set."""
+        return self.cluster.gke or "node_pool" in self.model_fields_set
 
     @model_validator(mode="after")
     def _hosts_are_served_once(self) -> StackConfig:

@@ -5,6 +5,7 @@ import re
 from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
+from pydantic.alias_generators import to_camel
 
 from .fields import Cidr, DnsLabel, Model, between, matches, KeyedProblems
 from .istio_operator import Component, Components, IstioOperatorSpec
@@ -23,13 +24,23 @@ AccountId = Annotated[str, matches(_ACCOUNT_ID, "a service account id (6-30 lowe
 IstioVersion = Annotated[str, matches(re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "an Istio release x.y.z such as 1.30.0")]
 
 
-class ClusterConfig(Model):
-    """The stack's GKE cluster: looked up by name (manage: false) or created here (manage: true)."""
+_GKE_ONLY = ("manage", "release_channel", "network", "subnetwork", "master_ipv4_cidr_block", "master_authorized_networks", "cloud_nat")
+_GKE_REQUIRED = ("name", "location", "project")
 
+
+class ClusterConfig(Model):
+    """Where the apps run.
+
+    mode gke: a GKE cluster, looked up by name (manage: false) or created here (manage: true).
+    mode kubeconfig: any conformant cluster reached by a kubeconfig (kind, minikube, EKS, a GKE cluster
+    managed elsewhere); no GCP resource is created or read.
+    """
+
+    mode: Literal["gke", "kubeconfig"] = "gke"
     manage: bool = False
-    name: ClusterName
-    location: GcpLocation
-    project: GcpProject
+    name: ClusterName | None = None
+    location: GcpLocation | None = None
+    project: GcpProject | None = None
     # Only used when manage is true: a minimal private-nodes cluster whose default pool is removed.
     release_channel: Literal["RAPID", "REGULAR", "STABLE"] = "REGULAR"
     network: DnsLabel = "default"
@@ -39,11 +50,34 @@ class ClusterConfig(Model):
     # Private nodes have no external IPs: without NAT they cannot pull images from docker.io or quay.io.
     # false when the VPC already has its own Cloud NAT in this region.
     cloud_nat: bool = True
+    # Only used in mode kubeconfig: the file (default: $KUBECONFIG, then ~/.kube/config) and its context
+    # (default: the file's current context).
+    kubeconfig: Annotated[str, Field(min_length=1)] | None = None
+    context: Annotated[str, Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _keys_fit_the_mode(self) -> ClusterConfig:
+        problems = []
+        if self.mode == "gke":
+            problems += [(key, "is required when cluster.mode is gke") for key in _GKE_REQUIRED if getattr(self, key) is None]
+            problems += [(key, "applies only when cluster.mode is kubeconfig") for key in ("kubeconfig", "context") if key in self.model_fields_set]
+        else:
+            problems += [
+                (to_camel(key), "applies only when cluster.mode is gke")
+                for key in (*_GKE_REQUIRED, *_GKE_ONLY) if key in self.model_fields_set
+            ]
+        if problems:
+            raise KeyedProblems(problems)
+        return self
+
+    @property
+    def gke(self) -> bool:
+        return self.mode == "gke"
 
     @property
     def region(self) -> str:
         """The region of `location`, which may be a zone such as asia-northeast3-a."""
-        return _ZONE_SUFFIX.sub("", self.location)
+        return _ZONE_SUFFIX.sub("", self.location or "")
 
 
 class Autoscaling(Model):
@@ -63,6 +97,10 @@ class Taint(Model):
     key: Annotated[str, Field(min_length=1)]
     value: str = ""
     effect: Literal["NO_SCHEDULE", "PREFER_NO_SCHEDULE", "NO_EXECUTE"] = "NO_SCHEDULE"
+
+
+# The nodePool keys that place pods (nodeSelector on the pool's name, tolerations for its taints).
+PLACEMENT_KEYS = ("name", "taints")
 
 
 class NodePoolConfig(Model):
@@ -116,10 +154,32 @@ DEFAULT_OPERATOR = IstioOperatorSpec(components=Components(cni=Component(enabled
 
 
 class IstioConfig(Model):
+    """mode install: istioctl installs the mesh from `operator`, plus the addons. mode existing: the mesh is
+    installed separately (or Google's managed service mesh); this stack only adds the mesh objects it owns."""
+
+    mode: Literal["install", "existing"] = "install"
     # istioctl on PATH must be this release; the install refuses to run otherwise.
-    version: IstioVersion
+    version: IstioVersion | None = None
     operator: IstioOperatorSpec = DEFAULT_OPERATOR
     addons: Addons = Addons()
+
+    @model_validator(mode="after")
+    def _keys_fit_the_mode(self) -> IstioConfig:
+        if self.mode == "install" and self.version is None:
+            raise KeyedProblems([("version", "is required when istio.mode is install")])
+        if self.mode == "existing":
+            extra = [key for key in ("operator", "addons") if key in self.model_fields_set]
+            if extra:
+                raise KeyedProblems([(key, "applies only when istio.mode is install: this stack does not install the mesh") for key in extra])
+        return self
+
+    @property
+    def installs(self) -> bool:
+        return self.mode == "install"
+
+    def addon_enabled(self, addon: str) -> bool:
+        """Whether this stack installs `addon` (never when the mesh is installed elsewhere)."""
+        return self.installs and getattr(self.addons, addon).enabled
 
     @model_validator(mode="after")
     def _tag_matches_version(self) -> IstioConfig:
