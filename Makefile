@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 STACK ?= stg
 SHARED ?= ../shared
 
-.PHONY: deps plan test validate policy-deps diff flip rollback canary status
+.PHONY: deps plan test validate policy-deps diff flip rollback canary status e2e-tools e2e-env e2e e2e-down
 deps: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
@@ -49,3 +49,17 @@ canary: deps
 
 status: deps
 	$(PY) -m cli status --stack $(STACK)
+
+# Real engine, locally (README "Real engine, locally"): the pinned toolchain built from Go modules into
+# ~/.cache/bluegreen-platform/e2e/<hash>/, a control plane with fake nodes on loopback, and the e2e tier.
+e2e-tools:
+	bash e2e/tools/build.sh
+
+e2e-env: e2e-tools
+	bash e2e/cluster/up.sh
+
+e2e: deps policy-deps
+	$(PY) -m pytest -q -m e2e tests/e2e
+
+e2e-down:
+	bash e2e/cluster/down.sh

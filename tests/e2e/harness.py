@@ -1,0 +1,121 @@
+"""Drives the real Pulumi CLI, providers and a live cluster for the e2e tier (`make e2e`).
+
+The CLI runs the program through the Python SDK's own language runtime (Automation API, inline
+program: `pulumi ... --client`), because the `pulumi-language-python` host is not published as a Go
+module and so cannot be built here; everything else (engine, state backend, providers, policy-pack
+host) is the real thing.
+"""
+from __future__ import annotations
+
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from tests.conftest import ROOT
+
+ENV_FILE = ROOT / "build" / "e2e" / "env.sh"
+
+
+def e2e_environment() -> dict[str, str]:
+    """The environment `. build/e2e/env.sh` gives a shell; fails (never skips) when the cluster is not up."""
+    if not ENV_FILE.exists():
+        pytest.fail(f"{ENV_FILE.relative_to(ROOT)} not found: run `make e2e-env` first", pytrace=False)
+    dumped = subprocess.run(["bash", "-c", f'. "{ENV_FILE}" && env -0'], capture_output=True, check=True).stdout
+    env = dict(entry.split("=", 1) for entry in dumped.decode().split("\0") if "=" in entry)
+    # The dynamic-provider and policy shims run Python from here when no virtualenv is named.
+    env["PULUMI_PYTHON_CMD"] = sys.executable
+    return env
+
+
+def run_project_program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+@dataclass
+class Steps:
+    """What the engine reported per resource: op -> types, from the real event stream."""
+
+    ops: Counter = field(default_factory=Counter)
+    by_type: dict[str, Counter] = field(default_factory=dict)
+
+    def record(self, event: auto.EngineEvent) -> None:
+        pre = event.resource_pre_event
+        if pre is None or pre.metadata.type == "pulumi:pulumi:Stack":
+            return
+        op = pre.metadata.op.value
+        self.ops[op] += 1
+        self.by_type.setdefault(pre.metadata.type, Counter())[op] += 1
+
+
+class LocalStack:
+    """A stack of this project in a scratch work dir (its own Pulumi.<stack>.yaml), on the e2e cluster."""
+
+    def __init__(self, work_dir: Path, name: str, env: dict[str, str], stack_file: Path):
+        self.work_dir, self.name, self.env = work_dir, name, env
+        work_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / "Pulumi.yaml", work_dir / "Pulumi.yaml")
+        shutil.copy2(stack_file, work_dir / f"Pulumi.{name}.yaml")
+        self.cli("stack", "init", name)
+        pulumi_root = str(Path(shutil.which("pulumi", path=env["PATH"]) or "pulumi").parent.parent)
+        workspace = auto.LocalWorkspace(
+            work_dir=str(work_dir), program=run_project_program, env_vars=env,
+            pulumi_command=auto.PulumiCommand(root=pulumi_root),
+        )
+        self.stack = auto.Stack.select(name, workspace)
+
+    @property
+    def stack_file(self) -> Path:
+        return self.work_dir / f"Pulumi.{self.name}.yaml"
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        """The real `pulumi` binary, as a user types it."""
+        result = subprocess.run(["pulumi", *args, "--non-interactive"], cwd=self.work_dir, env=self.env, capture_output=True, text=True)
+        if check and result.returncode != 0:
+            pytest.fail(f"pulumi {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}", pytrace=False)
+        return result
+
+    def set_path(self, path: str, value: str) -> None:
+        self.cli("config", "set", "--path", f"bluegreen-platform:{path}", value, "--stack", self.name)
+
+    def preview(self, **kwargs: Any) -> tuple[auto.PreviewResult, Steps]:
+        steps = Steps()
+        return self.stack.preview(on_event=steps.record, **kwargs), steps
+
+    def up(self, **kwargs: Any) -> tuple[auto.UpResult, Steps]:
+        steps = Steps()
+        return self.stack.up(on_event=steps.record, **kwargs), steps
+
+
+def kubectl_json(env: dict[str, str], *args: str) -> Any:
+    result = subprocess.run(["kubectl", *args, "-o", "json"], env=env, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def live_weights(env: dict[str, str], namespace: str, app: str) -> dict[str, int]:
+    """The default (last) route of the live VirtualService: color -> weight."""
+    vs = kubectl_json(env, "get", "virtualservices.networking.istio.io", app, "-n", namespace)
+    default = vs["spec"]["http"][-1]["route"]
+    return {r["destination"]["subset"]: r.get("weight", 100) for r in default if r.get("weight", 100)}
+
+
+def is_subset(planned: Any, live: Any, path: str = "") -> list[str]:
+    """Where `planned` is not contained in `live` (fields the server adds are fine)."""
+    if isinstance(planned, dict):
+        if not isinstance(live, dict):
+            return [f"{path}: planned a map, live has {live!r}"]
+        return [d for key, value in planned.items() for d in is_subset(value, live.get(key), f"{path}.{key}")]
+    if isinstance(planned, list):
+        if not isinstance(live, list) or len(live) != len(planned):
+            return [f"{path}: planned {planned!r}, live {live!r}"]
+        return [d for i, (p, l) in enumerate(zip(planned, live)) for d in is_subset(p, l, f"{path}[{i}]")]
+    return [] if planned == live or str(planned) == str(live) else [f"{path}: planned {planned!r}, live {live!r}"]
+
