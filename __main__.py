@@ -67,7 +67,13 @@ gateway = IngressGateway(
 apps = {
     name: BlueGreenApp(
         name,
-        BlueGreenAppArgs(config=app, gateway=config.gateway, scheme=scheme(config.gateway), placement=on_pool),
+        BlueGreenAppArgs(
+            config=app, gateway=config.gateway, scheme=scheme(config.gateway), placement=on_pool,
+            # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).
+            cluster={"kubeconfig": cluster.kubeconfig} if config.cluster.gke else {
+                k: v for k, v in {"path": config.cluster.kubeconfig, "context": config.cluster.context}.items() if v
+            },
+        ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[app.namespace], gateway]),
     )
     for name, app in config.apps.items()

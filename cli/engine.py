@@ -6,7 +6,10 @@ each recorded so the plan can say what it made up.
 """
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
+import pickletools
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,6 +73,42 @@ def _plain(value: Any) -> Any:
     return value
 
 
+DYNAMIC_PROVIDER_KEY = "__provider"
+
+
+def dynamic_provider_label(serialized: str) -> str:
+    """A dynamic resource's `__provider` input (a base64 pickle) as `<dynamic provider module.Class>`.
+
+    Read from the pickle's opcodes, never unpickled: the class a provider instance references.
+    """
+    strings: list[str] = []
+    try:
+        for opcode, arg, _ in pickletools.genops(base64.b64decode(serialized, validate=True)):
+            if isinstance(arg, str) and "UNICODE" in opcode.name:
+                strings.append(arg)
+            elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found = ".".join(strings[-2:])
+                break
+            elif opcode.name == "GLOBAL":
+                found = str(arg).replace(" ", ".")
+                break
+        else:
+            found = None
+    except (binascii.Error, ValueError):
+        found = None
+    if found is None or found.startswith("dill."):
+        return f"<dynamic provider pickled by value, {len(serialized)} base64 characters>"
+    return f"<dynamic provider {found}>"
+
+
+def _readable_inputs(type_: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Dynamic resources carry their pickled provider as an input: show which provider, deterministically."""
+    serialized = inputs.get(DYNAMIC_PROVIDER_KEY)
+    if not type_.startswith("pulumi-python:dynamic") or not isinstance(serialized, str):
+        return inputs
+    return {**inputs, DYNAMIC_PROVIDER_KEY: dynamic_provider_label(serialized)}
+
+
 class _Mocks(pulumi.runtime.Mocks):
     def __init__(self, recording: Recording):
         self.recording = recording
@@ -101,7 +140,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     dependencies=sorted(set(request.dependencies)),
                     provider=request.provider,
                     custom=request.custom,
-                    inputs=_plain(rpc.deserialize_properties(request.object)),
+                    inputs=_readable_inputs(request.type, _plain(rpc.deserialize_properties(request.object))),
                     options=_options(request),
                 )
             )

@@ -1,16 +1,16 @@
 """BlueGreenApp: blue and green Deployments side by side, with routing that follows `activeColor`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Mapping
 
 import pulumi
-from pulumi_command import local
 
-from . import dashboard, drain, istio_routing, naming, promotion, workload
+from . import dashboard, drain, istio_routing, naming, workload
 from .config import COLORS, AppConfig, Color, GatewayConfig
 from .k8s import apply_manifest
-from .routing import RoutingModel, routing_model
+from .routing import routing_model
+from .switch_gate import SwitchGate, switch_gate_props
 
 
 @dataclass(frozen=True)
@@ -20,27 +20,13 @@ class BlueGreenAppArgs:
     scheme: str = "http"
     # Pod spec fields (nodeSelector, tolerations) that put both colors on the node pool.
     placement: dict[str, Any] | None = None
+    # How the switch gate reaches the cluster from where `pulumi up` runs: {"kubeconfig": <text>}, or
+    # {"path": ..., "context": ...} with only the keys that are set; {} = $KUBECONFIG, then ~/.kube/config.
+    cluster: Mapping[str, Any] = field(default_factory=dict)
 
 
 def preview_url(cfg: AppConfig, scheme: str) -> str | None:
     return f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/" if routing_model(cfg).preview else None
-
-
-def promotion_gate(name: str, cfg: AppConfig, model: RoutingModel, opts: pulumi.ResourceOptions) -> local.Command | None:
-    """Checks Prometheus before a color gains traffic; runs on create/update (never at preview), when routing changes."""
-    analysis = cfg.promotion.analysis
-    if analysis is None:
-        return None
-    command = promotion.gate_command(name, cfg, model, analysis)
-    return local.Command(
-        naming.promotion_gate_name(name),
-        create=command,
-        update=command,
-        # The gate reads the routing it approved last time from its previous output; the routing is
-        # part of the command line, so a flip or canary change is an update that re-runs it.
-        add_previous_output_in_env=True,
-        opts=opts,
-    )
 
 
 class BlueGreenApp(pulumi.ComponentResource):
@@ -55,13 +41,17 @@ class BlueGreenApp(pulumi.ComponentResource):
         self.service = apply_manifest(name, workload.service(name, cfg), child)
         self.destination_rule = apply_manifest(name, istio_routing.destination_rule(name, cfg), child)
         ready = [*self.deployments.values(), self.service, self.destination_rule]
-        self.gate = promotion_gate(name, cfg, model, pulumi.ResourceOptions(parent=self, depends_on=ready))
-        # Traffic moves only once every color it may reach is Available (the Deployment await)
-        # and, with promotion analysis, once the gate passed: a failed gate leaves routing as it was.
+        # Every routing change goes through the gate (readiness always, metrics with promotion.analysis),
+        # also when no Deployment changed in this run: a refusal fails `pulumi up` and leaves routing as it was.
+        self.gate = SwitchGate(
+            naming.switch_gate_name(name),
+            switch_gate_props(name, cfg, model, args.cluster),
+            pulumi.ResourceOptions(parent=self, depends_on=ready),
+        )
         self.virtual_service = apply_manifest(
             name,
             istio_routing.virtual_service(name, cfg, args.gateway, model),
-            pulumi.ResourceOptions(parent=self, depends_on=[*ready, *([self.gate] if self.gate else [])]),
+            pulumi.ResourceOptions(parent=self, depends_on=[*ready, self.gate]),
         )
         # A color no route reaches changes only after routing has left it (make-before-break):
         # a flip and a scale-down of the old color in one `pulumi up` never strand traffic.

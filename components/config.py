@@ -153,6 +153,26 @@ class Promotion(Model):
     analysis: PromotionAnalysis | None = None
 
 
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def duration_seconds(duration: str) -> int:
+    """Seconds of a duration such as 30s, 5m or 1h (already validated)."""
+    return int(duration[:-1]) * _DURATION_UNITS[duration[-1]]
+
+
+def _readiness_timeout(value: str) -> str:
+    if not 10 <= duration_seconds(value) <= 1800:
+        raise ValueError(f"must be between 10s and 30m, got {value}")
+    return value
+
+
+# How long the switch gate waits for the colors that get traffic to be Available (components/switch_gate.py).
+ReadinessTimeout = Annotated[
+    str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a duration such as 30s, 5m or 1h"), AfterValidator(_readiness_timeout)
+]
+
+
 class AppConfig(Model):
     namespace: DnsLabel
     hosts: Annotated[list[Hostname], Field(min_length=1)]
@@ -167,6 +187,7 @@ class AppConfig(Model):
     read_only_root_filesystem: bool = True
     drain: Drain = Drain()
     promotion: Promotion = Promotion()
+    readiness_timeout: ReadinessTimeout = "5m"
 
     @property
     def idle_color(self) -> Color:

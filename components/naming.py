@@ -34,8 +34,8 @@ def preview_policy_name(app: str) -> str:
     return f"{app}-preview-gate"
 
 
-def promotion_gate_name(app: str) -> str:
-    return f"{app}-promotion-gate"
+def switch_gate_name(app: str) -> str:
+    return f"{app}-switch-gate"
 
 
 def dashboard_uid(app: str) -> str:

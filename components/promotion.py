@@ -1,28 +1,25 @@
-"""The promotion gate, pure parts: which colors to check, the PromQL, the verdict, the command line.
+"""The promotion gate, pure parts: which colors to check, the PromQL, the verdict.
 
 Before a color's share of production traffic grows (a flip, a canary increase), Istio's standard
 metrics for that color must show enough requests, a high enough success rate and a low enough p99
-over the window. `promotion_gate.py` runs this against Prometheus during `pulumi up`.
+over the window. The app's switch gate (`switch_gate.py`) runs this against Prometheus during
+`pulumi up`, through `promotion_gate.py`.
 
 Which colors are gated: every color whose default-route weight grows compared with the routing the
-gate last approved (the previous run's stdout, which pulumi-command hands back in
-PULUMI_COMMAND_STDOUT). Without a previous approval (the gate is new) every color that gets traffic
-is gated. Colors that keep or lose share are not: rolling traffic back never waits on them.
+gate passed last time (the weights in its state, the dynamic provider's olds). Without a previous
+routing (the gate is new) every color that gets traffic is gated. Colors that keep or lose share are
+not: rolling traffic back never waits on them.
 """
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
+from typing import Any, Mapping
 
-from .config import COLORS, AppConfig, Color, PromotionAnalysis
+from .config import COLORS, Color, PromotionAnalysis
 from .routing import RoutingModel
 
 REQUESTS = "istio_requests_total"
 DURATION_BUCKETS = "istio_request_duration_milliseconds_bucket"
-APPROVED_PREFIX = "promotion-gate approved routing: "
-GATE_MODULE = "components.promotion_gate"
-# pulumi-command runs the gate from the project directory; the program's own venv has httpx and tenacity.
-GATE_PYTHON = "venv/bin/python"
 
 Weights = dict[Color, int]
 
@@ -82,7 +79,7 @@ def missed_thresholds(measured: Measurement, analysis: PromotionAnalysis) -> lis
     return missed
 
 
-# --- routing approvals ----------------------------------------------------------------------------
+# --- routing ---------------------------------------------------------------------------------------
 
 
 def default_weights(model: RoutingModel) -> Weights:
@@ -95,44 +92,20 @@ def format_weights(weights: Weights) -> str:
     return ",".join(f"{color}={weights[color]}" for color in COLORS)
 
 
-def parse_weights(text: str) -> Weights:
+def as_weights(value: Mapping[str, Any]) -> Weights:
+    """Weights as the gate's inputs or state hold them (the engine's numbers are floats), checked."""
     weights = {}
-    for part in text.split(","):
-        color, _, weight = part.partition("=")
-        if color not in COLORS or not weight.isdigit():
-            raise ValueError(f"weights must look like blue=90,green=10, got {text!r}")
+    for color, weight in value.items():
+        whole = isinstance(weight, (int, float)) and not isinstance(weight, bool) and float(weight).is_integer()
+        if color not in COLORS or not whole or not 0 <= weight <= 100:
+            raise ValueError(f"weights must map blue and green to whole percentages, got {dict(value)!r}")
         weights[color] = int(weight)
     if set(weights) != set(COLORS) or sum(weights.values()) != 100:
-        raise ValueError(f"weights must name blue and green and add up to 100, got {text!r}")
-    return weights
-
-
-def approved_weights(previous_stdout: str | None) -> Weights | None:
-    """The routing the gate approved last time, read back from its previous output."""
-    lines = [line for line in (previous_stdout or "").splitlines() if line.startswith(APPROVED_PREFIX)]
-    return parse_weights(lines[-1].removeprefix(APPROVED_PREFIX).strip()) if lines else None
+        raise ValueError(f"weights must name blue and green and add up to 100, got {dict(value)!r}")
+    return {color: weights[color] for color in COLORS}
 
 
 def colors_to_gate(new: Weights, previous: Weights | None) -> list[Color]:
     if previous is None:
         return [color for color in COLORS if new[color] > 0]
     return [color for color in COLORS if new[color] > previous[color]]
-
-
-# --- the command pulumi-command runs ----------------------------------------------------------------
-
-
-def gate_command(app: str, cfg: AppConfig, model: RoutingModel, analysis: PromotionAnalysis) -> str:
-    """The shell command that gates this routing; any change to it (routing, thresholds) re-runs the gate."""
-    args = {
-        "--app": app,
-        "--namespace": cfg.namespace,
-        "--weights": format_weights(default_weights(model)),
-        "--prometheus-url": analysis.prometheus_url,
-        "--window": analysis.window,
-        "--min-success-rate": f"{analysis.min_success_rate:g}",
-        "--max-p99-ms": f"{analysis.max_p99_ms:g}",
-        "--min-requests": str(analysis.min_requests),
-        "--on-unreachable": analysis.on_unreachable,
-    }
-    return shlex.join([GATE_PYTHON, "-m", GATE_MODULE, *(part for pair in args.items() for part in pair)])

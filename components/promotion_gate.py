@@ -1,35 +1,36 @@
-"""Run the promotion gate against Prometheus: `python -m components.promotion_gate --app ... --weights ...`.
+"""The metrics half of the switch gate: check the colors gaining traffic against Prometheus.
 
-pulumi-command runs this on create and update of an app's gate (never at preview); the app's
-VirtualService depends on the gate, so a non-zero exit leaves routing as it was.
-Exit status: 0 passed (or skipped with a warning), 1 a threshold was missed, 2 Prometheus unusable.
+`switch_gate.SwitchGateProvider` calls `check_metrics` during `pulumi up` (never at preview) when the
+app has `promotion.analysis`. It prints its report as it goes and raises `GateRefused` (the report is
+the message) when routing must not change: `ThresholdsMissed` when a color misses a threshold,
+`PrometheusUnusable` when Prometheus cannot answer and onUnreachable is fail.
 """
 from __future__ import annotations
 
-import argparse
 import math
-import os
 import sys
-from typing import Sequence
+from typing import Callable
 
 import httpx
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from .config import Color, PromotionAnalysis
-from .promotion import (
-    APPROVED_PREFIX,
-    Measurement,
-    approved_weights,
-    colors_to_gate,
-    format_weights,
-    missed_thresholds,
-    parse_weights,
-    queries,
-)
+from .promotion import Measurement, Weights, colors_to_gate, format_weights, missed_thresholds, queries
 
-PASSED, MISSED, UNUSABLE = 0, 1, 2
 ATTEMPTS = 4
 TIMEOUT_SECONDS = 10.0
+
+
+class GateRefused(Exception):
+    """The metrics refuse the routing change; the message is the gate's whole report."""
+
+
+class ThresholdsMissed(GateRefused):
+    """A color gaining traffic missed a threshold (or had too little traffic to judge)."""
+
+
+class PrometheusUnusable(GateRefused):
+    """Prometheus was unreachable (onUnreachable fail) or refused a query."""
 
 
 class PrometheusUnreachable(Exception):
@@ -88,87 +89,65 @@ def _describe(measured: Measurement) -> str:
     )
 
 
-def _say(line: str, loud: bool = False) -> None:
-    print(line, flush=True)
-    if loud:
-        print(line, file=sys.stderr, flush=True)
+def to_stderr(line: str) -> None:
+    """Where a dynamic provider's report goes: the engine shows the provider's output during `pulumi up`."""
+    print(line, file=sys.stderr, flush=True)
 
 
-def run_gate(app: str, namespace: str, weights: dict[Color, int], analysis: PromotionAnalysis, previous_stdout: str | None) -> int:
-    previous = approved_weights(previous_stdout)
+class _Report:
+    """The report lines, printed as they come and kept for the refusal's message."""
+
+    def __init__(self, say: Callable[[str], None]):
+        self.say, self.lines = say, []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        self.say(line)
+
+    def refuse(self, kind: type[GateRefused], line: str) -> GateRefused:
+        self(line)
+        return kind("\n".join(self.lines))
+
+
+def check_metrics(
+    app: str,
+    namespace: str,
+    weights: Weights,
+    previous: Weights | None,
+    analysis: PromotionAnalysis,
+    say: Callable[[str], None] = to_stderr,
+) -> list[str]:
+    """Check every color whose share grows from `previous` (None: the gate is new) to `weights`.
+
+    Returns the report when routing may change; raises GateRefused with the report when it may not.
+    """
+    report = _Report(say)
     gated = colors_to_gate(weights, previous)
-    _say(f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
-         f"last approved {format_weights(previous) if previous else 'none'}")
+    report(f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
+           f"previous {format_weights(previous) if previous else 'none'}")
     if gated:
-        _say(f"checking {', '.join(gated)} over {analysis.window} at {analysis.prometheus_url}: "
-             f"minRequests {analysis.min_requests}, minSuccessRate {analysis.min_success_rate:.2%}, maxP99Ms {analysis.max_p99_ms:g}")
+        report(f"checking {', '.join(gated)} over {analysis.window} at {analysis.prometheus_url}: "
+               f"minRequests {analysis.min_requests}, minSuccessRate {analysis.min_success_rate:.2%}, maxP99Ms {analysis.max_p99_ms:g}")
     else:
-        _say("no color gains traffic: nothing to check")
-    status = _check_colors(app, namespace, gated, analysis)
-    if status == PASSED:
-        _say(APPROVED_PREFIX + format_weights(weights))
-    return status
-
-
-def _check_colors(app: str, namespace: str, gated: list[Color], analysis: PromotionAnalysis) -> int:
+        report("no color gains traffic: nothing to check")
     failures = []
     try:
         with httpx.Client(base_url=analysis.prometheus_url, timeout=TIMEOUT_SECONDS) as client:
             for color in gated:
                 measured = measure(client, app, namespace, color, analysis.window)
                 missed = missed_thresholds(measured, analysis)
-                _say(f"  {color}: {_describe(measured)} -> {'MISSED: ' + '; '.join(missed) if missed else 'ok'}")
+                report(f"  {color}: {_describe(measured)} -> {'MISSED: ' + '; '.join(missed) if missed else 'ok'}")
                 failures += [f"{color}: {reason}" for reason in missed]
     except PrometheusUnreachable as err:
-        return _unreachable(analysis, str(err))
+        where = f"Prometheus at {analysis.prometheus_url} unreachable after {ATTEMPTS} attempts ({err})"
+        if analysis.on_unreachable == "fail":
+            raise report.refuse(PrometheusUnusable, f"FAILED: {where}. onUnreachable=fail: routing stays as it was.") from None
+        report(f"WARNING: {where}. onUnreachable=skip: PROMOTING WITHOUT ANY METRIC CHECK.")
+        return report.lines
     except PrometheusQueryError as err:
-        _say(f"FAILED: Prometheus refused a gate query: {err}. Routing stays as it was.", loud=True)
-        return UNUSABLE
+        raise report.refuse(PrometheusUnusable, f"FAILED: Prometheus refused a gate query: {err}. Routing stays as it was.") from None
     if failures:
-        _say(f"FAILED: promotion gate missed thresholds ({'; '.join(failures)}). Routing stays as it was.", loud=True)
-        return MISSED
+        raise report.refuse(ThresholdsMissed, f"FAILED: promotion gate missed thresholds ({'; '.join(failures)}). Routing stays as it was.")
     if gated:
-        _say("PASSED: every color gaining traffic meets the thresholds")
-    return PASSED
-
-
-def _unreachable(analysis: PromotionAnalysis, reason: str) -> int:
-    where = f"Prometheus at {analysis.prometheus_url} unreachable after {ATTEMPTS} attempts ({reason})"
-    if analysis.on_unreachable == "skip":
-        _say(f"WARNING: {where}. onUnreachable=skip: PROMOTING WITHOUT ANY METRIC CHECK.", loud=True)
-        return PASSED
-    _say(f"FAILED: {where}. onUnreachable=fail: routing stays as it was.", loud=True)
-    return UNUSABLE
-
-
-def _arguments(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m components.promotion_gate", description=__doc__.splitlines()[0])
-    parser.add_argument("--app", required=True)
-    parser.add_argument("--namespace", required=True)
-    parser.add_argument("--weights", required=True, type=parse_weights, help="new routing, e.g. blue=90,green=10")
-    parser.add_argument("--prometheus-url", required=True)
-    # No defaults here: `promotion.gate_command` passes every threshold, and PromotionAnalysis owns the defaults.
-    parser.add_argument("--window", required=True)
-    parser.add_argument("--min-success-rate", type=float, required=True)
-    parser.add_argument("--max-p99-ms", type=float, required=True)
-    parser.add_argument("--min-requests", type=int, required=True)
-    parser.add_argument("--on-unreachable", choices=("fail", "skip"), required=True)
-    return parser.parse_args(argv)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _arguments(argv)
-    analysis = PromotionAnalysis.model_validate({
-        "prometheusUrl": args.prometheus_url,
-        "window": args.window,
-        "minSuccessRate": args.min_success_rate,
-        "maxP99Ms": args.max_p99_ms,
-        "minRequests": args.min_requests,
-        "onUnreachable": args.on_unreachable,
-    })
-    # pulumi-command hands the previous create/update output back to the next update.
-    return run_gate(args.app, args.namespace, args.weights, analysis, os.environ.get("PULUMI_COMMAND_STDOUT"))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        report("PASSED: every color gaining traffic meets the thresholds")
+    return report.lines

@@ -6,6 +6,7 @@ import pytest
 from tests.conftest import find
 
 APP_TYPE = "bluegreen:bluegreen_app:BlueGreenApp"
+GATE_TYPE = "pulumi-python:dynamic:SwitchGate"
 
 
 def app_children(recording, app="front"):
@@ -13,9 +14,16 @@ def app_children(recording, app="front"):
     return [r for r in recording.resources if r.parent == component.urn]
 
 
-def test_registers_both_colors_service_routing_and_state(run_stack, config):
+def kind_of(resource) -> str:
+    """The Kubernetes kind, or the switch gate (the one child that is not a Kubernetes object)."""
+    return "SwitchGate" if resource.type == GATE_TYPE else resource.inputs["kind"]
+
+
+def test_registers_both_colors_service_routing_state_and_the_gate(run_stack, config):
     rec = run_stack(config)
-    kinds = sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in app_children(rec))
+    children = app_children(rec)
+    assert [r.name for r in children if r.type == GATE_TYPE] == ["front-switch-gate"]
+    kinds = sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in children if r.type != GATE_TYPE)
     assert kinds == [
         ("AuthorizationPolicy", "front-preview-gate"),
         ("ConfigMap", "bluegreen-front-dashboard"),
@@ -30,18 +38,19 @@ def test_registers_both_colors_service_routing_and_state(run_stack, config):
     ]
 
 
-def test_virtual_service_waits_for_both_deployments(run_stack, config):
+def test_virtual_service_waits_for_both_deployments_and_the_gate(run_stack, config):
     rec = run_stack(config)
     vs = find(rec, ":VirtualService", "front")
     for color in ("blue", "green"):
         assert find(rec, ":Deployment", f"front-{color}").urn in vs.dependencies
     assert find(rec, ":DestinationRule", "front").urn in vs.dependencies
+    assert find(rec, GATE_TYPE, "front-switch-gate").urn in vs.dependencies
 
 
 def test_color_without_image_is_not_deployed(run_stack, config):
     del config["apps"]["front"]["green"]
     rec = run_stack(config)
-    names = [r.inputs["metadata"]["name"] for r in app_children(rec) if r.inputs["kind"] == "Deployment"]
+    names = [r.inputs["metadata"]["name"] for r in app_children(rec) if kind_of(r) == "Deployment"]
     assert names == ["front-blue"]
     vs = find(rec, ":VirtualService", "front")
     assert [route["name"] for route in vs.inputs["spec"]["http"]] == ["default"]
@@ -75,13 +84,14 @@ def changed(before, after):
 
 
 @pytest.mark.parametrize("change", [{"activeColor": "green"}, {"canaryWeight": 40}])
-def test_flip_or_canary_touches_routing_only(run_stack, config, change):
+def test_flip_or_canary_touches_routing_and_the_gate_only(run_stack, config, change):
     before = run_stack(config)
     config["apps"]["front"].update(change)
     after = run_stack(config)
     by_urn = after.by_urn()
-    kinds = sorted(by_urn[urn].inputs["kind"] for urn in changed(before, after))
-    assert kinds == ["ConfigMap", "VirtualService"]
+    kinds = sorted(kind_of(by_urn[urn]) for urn in changed(before, after))
+    # The gate's inputs carry the new weights: the update that re-checks the colors gaining traffic.
+    assert kinds == ["ConfigMap", "SwitchGate", "VirtualService"]
     for dep in after.of_type("kubernetes:apps/v1:Deployment"):
         assert before.by_urn()[dep.urn].inputs == dep.inputs
 

@@ -1,17 +1,14 @@
 """The promotion gate: config validation, PromQL, which colors are gated, the verdict, and its wiring."""
 from __future__ import annotations
 
-import shlex
-
 import pytest
 
 from components import promotion
 from components.config import ConfigError, PromotionAnalysis, parse_stack_config
 from components.promotion import Measurement
-from components.routing import routing_model
 from tests.conftest import find
 
-GATE_TYPE = "command:local:Command"
+GATE_TYPE = "pulumi-python:dynamic:SwitchGate"
 ANALYSIS = {"prometheusUrl": "http://prometheus.istio-system:9090", "window": "5m"}
 
 
@@ -101,6 +98,10 @@ def test_missing_latency_histogram_fails():
 # --- which colors are gated -------------------------------------------------------------------------
 
 
+def weights(text: str) -> dict[str, int]:
+    return {color: int(weight) for color, _, weight in (part.partition("=") for part in text.split(","))}
+
+
 @pytest.mark.parametrize(
     "previous, new, gated",
     [
@@ -114,69 +115,65 @@ def test_missing_latency_histogram_fails():
     ],
 )
 def test_colors_gaining_share_are_gated(previous, new, gated):
-    before = promotion.parse_weights(previous) if previous else None
-    assert promotion.colors_to_gate(promotion.parse_weights(new), before) == gated
+    before = promotion.as_weights(weights(previous)) if previous else None
+    assert promotion.colors_to_gate(promotion.as_weights(weights(new)), before) == gated
 
 
-def test_previous_approval_is_read_from_the_last_approval_line():
-    stdout = f"report\n{promotion.APPROVED_PREFIX}blue=100,green=0\nmore\n{promotion.APPROVED_PREFIX}blue=90,green=10\n"
-    assert promotion.approved_weights(stdout) == {"blue": 90, "green": 10}
-    assert promotion.approved_weights("FAILED: ...") is None
-    assert promotion.approved_weights(None) is None
+def test_weights_from_state_are_whole_numbers_again():
+    # The engine hands numbers to the dynamic provider as floats; the previous routing comes from its state.
+    assert promotion.as_weights({"green": 10.0, "blue": 90.0}) == {"blue": 90, "green": 10}
+    assert promotion.format_weights(promotion.as_weights({"blue": 90.0, "green": 10.0})) == "blue=90,green=10"
 
 
-@pytest.mark.parametrize("text", ["blue=90", "blue=90,green=20", "red=50,green=50", "blue=x,green=100"])
-def test_malformed_weights_are_refused(text):
+@pytest.mark.parametrize(
+    "value",
+    [{"blue": 90}, {"blue": 90, "green": 20}, {"red": 50, "green": 50}, {"blue": "x", "green": 100},
+     {"blue": 150, "green": -50}, {"blue": 99.5, "green": 0.5}, {"blue": True, "green": 99}],
+)
+def test_malformed_weights_are_refused(value):
     with pytest.raises(ValueError):
-        promotion.parse_weights(text)
-
-
-def test_gate_command_carries_routing_and_thresholds(config):
-    config["apps"]["front"].update({"activeColor": "green", "canaryWeight": 10})
-    cfg = parse_stack_config(with_analysis(config, onUnreachable="skip")).apps["front"]
-    argv = shlex.split(promotion.gate_command("front", cfg, routing_model(cfg), cfg.promotion.analysis))
-    assert argv[:3] == ["venv/bin/python", "-m", "components.promotion_gate"]
-    flags = dict(zip(argv[3::2], argv[4::2]))
-    assert flags == {
-        "--app": "front",
-        "--namespace": "app",
-        "--weights": "blue=10,green=90",
-        "--prometheus-url": "http://prometheus.istio-system:9090",
-        "--window": "5m",
-        "--min-success-rate": "0.99",
-        "--max-p99-ms": "500",
-        "--min-requests": "100",
-        "--on-unreachable": "skip",
-    }
-
-
-def test_runner_rebuilds_the_same_analysis_from_the_flags(config, monkeypatch):
-    from components import promotion_gate
-
-    cfg = parse_stack_config(with_analysis(config, minSuccessRate=0.995, maxP99Ms=250.5)).apps["front"]
-    argv = shlex.split(promotion.gate_command("front", cfg, routing_model(cfg), cfg.promotion.analysis))[3:]
-    seen = {}
-    monkeypatch.setattr(promotion_gate, "run_gate", lambda app, ns, weights, analysis, previous: seen.update(analysis=analysis) or 0)
-    assert promotion_gate.main(argv) == 0
-    assert seen["analysis"] == cfg.promotion.analysis
+        promotion.as_weights(value)
 
 
 # --- wiring under the mock engine ---------------------------------------------------------------------
 
 
-def test_no_gate_without_analysis(run_stack, config):
-    rec = run_stack(config)
-    assert [r.name for r in rec.of_type(GATE_TYPE) if r.name.endswith("promotion-gate")] == []
+def test_analysis_is_a_gate_input_only_when_configured(run_stack, config):
+    # Without analysis the gate checks readiness only; the metrics half has nothing to read.
+    assert "analysis" not in find(run_stack(config), GATE_TYPE, "front-switch-gate").inputs
+
+
+def test_gate_carries_routing_and_thresholds(run_stack, config):
+    config["apps"]["front"].update({"activeColor": "green", "canaryWeight": 10})
+    rec = run_stack(with_analysis(config, onUnreachable="skip", minSuccessRate=0.995, maxP99Ms=250.5))
+    gate = find(rec, GATE_TYPE, "front-switch-gate")
+    assert (gate.inputs["app"], gate.inputs["namespace"]) == ("front", "app")
+    assert gate.inputs["weights"] == {"blue": 10, "green": 90}
+    assert gate.inputs["analysis"] == {
+        "prometheusUrl": "http://prometheus.istio-system:9090",
+        "window": "5m",
+        "minSuccessRate": 0.995,
+        "maxP99Ms": 250.5,
+        "minRequests": 100,
+        "onUnreachable": "skip",
+    }
+
+
+def test_provider_rebuilds_the_same_analysis_from_the_gate_inputs(run_stack, config):
+    from components.switch_gate import GateInputs
+
+    raw = with_analysis(config, minSuccessRate=0.995, maxP99Ms=250.5)
+    cfg = parse_stack_config(raw).apps["front"]
+    gate = find(run_stack(raw), GATE_TYPE, "front-switch-gate")
+    # As the provider process receives them: every number a float.
+    engine_inputs = {**gate.inputs, "analysis": {k: float(v) if isinstance(v, int) else v for k, v in gate.inputs["analysis"].items()}}
+    assert GateInputs.of(engine_inputs).analysis == cfg.promotion.analysis
 
 
 def test_routing_waits_for_the_gate_and_the_gate_for_the_colors(run_stack, config):
     rec = run_stack(with_analysis(config))
-    gate = find(rec, GATE_TYPE, "front-promotion-gate")
-    assert gate.inputs["create"] == gate.inputs["update"]
-    assert gate.inputs["create"].startswith("venv/bin/python -m components.promotion_gate --app front")
-    assert "--weights blue=100,green=0" in gate.inputs["create"]
-    assert gate.inputs["addPreviousOutputInEnv"] is True
-    assert gate.inputs.get("delete") is None  # nothing to undo when the gate goes away
+    gate = find(rec, GATE_TYPE, "front-switch-gate")
+    assert gate.inputs["weights"] == {"blue": 100, "green": 0}
     assert gate.urn in find(rec, ":VirtualService", "front").dependencies
     for color in ("blue", "green"):
         assert find(rec, ":Deployment", f"front-{color}").urn in gate.dependencies
@@ -190,5 +187,12 @@ def test_a_flip_reruns_the_gate_and_touches_routing_only(run_stack, config):
     b = before.by_urn()
     changed = sorted(r.name for r in after.resources if b[r.urn].inputs != r.inputs)
     # The gate, the VirtualService (and the state ConfigMap that records the active color).
-    assert changed == ["front", "front-bluegreen", "front-promotion-gate"]
-    assert "--weights blue=0,green=100" in find(after, GATE_TYPE, "front-promotion-gate").inputs["update"]
+    assert changed == ["front", "front-bluegreen", "front-switch-gate"]
+    assert find(after, GATE_TYPE, "front-switch-gate").inputs["weights"] == {"blue": 0, "green": 100}
+
+
+def test_a_threshold_change_reruns_the_gate_only(run_stack, config):
+    before = run_stack(with_analysis(config))
+    after = run_stack(with_analysis(config, minRequests=500))
+    b = before.by_urn()
+    assert sorted(r.name for r in after.resources if b[r.urn].inputs != r.inputs) == ["front-switch-gate"]

@@ -1,27 +1,33 @@
 """The promotion gate against a real Prometheus (Debian package `prometheus`, started here on loopback).
 
-Prometheus scrapes `istio_exporter` every second: green is healthy, blue is not. The gate runs exactly
-as pulumi-command runs it: the shell command from `promotion.gate_command`, from the project directory,
-with the previous run's output in PULUMI_COMMAND_STDOUT.
+Prometheus scrapes `istio_exporter` every second: green is healthy, blue is not. The gate runs as the
+dynamic provider runs it during `pulumi up`: `SwitchGateProvider.create`/`update` with the inputs the
+program registers, the previous routing in the olds (the gate's state). The cluster is a fake whose
+Deployments are all ready, so readiness passes and the metrics decide.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
-import os
 import re
 import shutil
 import socket
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import httpx
 import pytest
 
 from components import dashboard, promotion
 from components.config import parse_stack_config
+from components.promotion_gate import GateRefused, PrometheusUnusable, ThresholdsMissed
 from components.routing import routing_model
-from tests.conftest import ROOT
+from components.switch_gate import SwitchGateProvider, SwitchRefused, switch_gate_props
 from tests.istio_exporter import IstioExporter
 
 PROMETHEUS = shutil.which("prometheus")
@@ -98,88 +104,157 @@ def _wait_for_data(url: str, server: subprocess.Popen, log: Path, limit: float =
     pytest.fail(f"prometheus had no data for both colors within {limit}s:\n{log.read_text()}")
 
 
-def _gate(config: dict, url: str, active: str, canary: int = 0, previous: str | None = None, **analysis) -> subprocess.CompletedProcess:
-    """Run the gate command the program would hand to pulumi-command for this routing."""
+class ReadyApps:
+    """An AppsV1Api whose Deployments all have their spec observed and every replica available."""
+
+    def read_namespaced_deployment(self, name: str, namespace: str, **kwargs: Any) -> SimpleNamespace:
+        return SimpleNamespace(
+            metadata=SimpleNamespace(generation=1),
+            spec=SimpleNamespace(replicas=3),
+            status=SimpleNamespace(available_replicas=3, observed_generation=1),
+        )
+
+
+class UnreadyApps(ReadyApps):
+    """Every Deployment scaled to 0 by hand."""
+
+    def read_namespaced_deployment(self, name: str, namespace: str, **kwargs: Any) -> SimpleNamespace:
+        found = super().read_namespaced_deployment(name, namespace)
+        found.spec.replicas, found.status.available_replicas = 0, None
+        return found
+
+
+class FakeClusterProvider(SwitchGateProvider):
+    def __init__(self, apps: ReadyApps):
+        super().__init__()
+        self.apps, self.now = apps, 0.0
+
+    def apps_api(self, cluster):
+        return self.apps
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Run:
+    refused: Exception | None  # GateRefused (metrics) or SwitchRefused (readiness): `pulumi up` fails
+    report: str  # what the provider printed (the engine shows it during `pulumi up`)
+    outs: dict[str, Any] | None  # the gate's new state when it passed
+
+
+def routing(text: str) -> dict[str, int]:
+    return {color: int(weight) for color, _, weight in (part.partition("=") for part in text.split(","))}
+
+
+def _gate(config: dict, url: str, active: str, canary: int = 0, previous: str | None = None, apps: ReadyApps | None = None,
+          **analysis) -> Run:
+    """Run the gate for this routing as `pulumi up` would: update from `previous` (its state), or create."""
     app = config["apps"][APP]
     app.update({"activeColor": active, "canaryWeight": canary})
     app["promotion"] = {"analysis": {"prometheusUrl": url, "window": WINDOW, "minRequests": 100, **analysis}}
     cfg = parse_stack_config(config).apps[APP]
-    command = promotion.gate_command(APP, cfg, routing_model(cfg), cfg.promotion.analysis)
-    env = {k: v for k, v in os.environ.items() if k != "PULUMI_COMMAND_STDOUT"}
-    if previous is not None:
-        env["PULUMI_COMMAND_STDOUT"] = previous
+    props = switch_gate_props(APP, cfg, routing_model(cfg), {})
+    provider = FakeClusterProvider(apps or ReadyApps())
+    printed, refused, outs = io.StringIO(), None, None
     started = time.monotonic()
-    done = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
-    print(f"$ {command}\n-> exit {done.returncode} in {time.monotonic() - started:.1f}s\n{done.stdout}{done.stderr}")
-    return done
-
-
-def approved(routing: str) -> str:
-    return f"some earlier output\n{promotion.APPROVED_PREFIX}{routing}\n"
+    with contextlib.redirect_stderr(printed):
+        try:
+            if previous is None:
+                outs = provider.create(props).outs
+            else:
+                olds = {**{k: v for k, v in props.items() if k != "cluster"}, "weights": routing(previous)}
+                outs = provider.update(f"{NAMESPACE}/{APP}", olds, props).outs
+        except (GateRefused, SwitchRefused) as err:
+            refused = err
+    print(f"gate {props['weights']} from {previous}: {refused!r} in {time.monotonic() - started:.1f}s\n{printed.getvalue()}")
+    return Run(refused, printed.getvalue(), outs)
 
 
 def test_flip_to_healthy_color_passes(config, prometheus_url):
-    done = _gate(config, prometheus_url, active="green", previous=approved("blue=100,green=0"))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "green: requests" in done.stdout and "-> ok" in done.stdout
-    assert done.stdout.strip().endswith(promotion.APPROVED_PREFIX + "blue=0,green=100")
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0")
+    assert run.refused is None, run.report
+    assert "green: requests" in run.report and "-> ok" in run.report
+    assert run.report.strip().endswith("PASSED: every color gaining traffic meets the thresholds")
+    # The gate's state now holds this routing: the next change is compared with it.
+    assert run.outs["weights"] == {"blue": 0, "green": 100} and "cluster" not in run.outs
 
 
 def test_flip_to_unhealthy_color_fails_naming_both_thresholds(config, prometheus_url):
-    done = _gate(config, prometheus_url, active="blue", previous=approved("blue=0,green=100"))
-    assert done.returncode == 1
+    run = _gate(config, prometheus_url, active="blue", previous="blue=0,green=100")
+    assert isinstance(run.refused, ThresholdsMissed)
+    message = str(run.refused)
     # About 80% (a fifth are 503) and about 4.2 s, give or take rate() extrapolation.
-    assert re.search(r"blue: success rate (79\.9\d|80\.0\d)% is below minSuccessRate 99\.00%", done.stdout)
-    assert re.search(r"blue: p99 latency 41\d\d ms is above maxP99Ms 500 ms", done.stdout)
-    assert "Routing stays as it was" in done.stderr
-    assert promotion.APPROVED_PREFIX not in done.stdout
+    assert re.search(r"blue: success rate (79\.9\d|80\.0\d)% is below minSuccessRate 99\.00%", message)
+    assert re.search(r"blue: p99 latency 41\d\d ms is above maxP99Ms 500 ms", message)
+    assert message.startswith("promotion gate for front (namespace app): routing blue=100,green=0, previous blue=0,green=100")
+    assert "Routing stays as it was" in message
+    assert run.outs is None
 
 
 def test_canary_increase_gates_only_the_idle_color(config, prometheus_url):
     # green is active and healthy; raising blue's canary share is what the gate must refuse.
-    done = _gate(config, prometheus_url, active="green", canary=10, previous=approved("blue=0,green=100"))
-    assert done.returncode == 1
-    assert "checking blue over 30s" in done.stdout
-    assert "  green:" not in done.stdout
+    run = _gate(config, prometheus_url, active="green", canary=10, previous="blue=0,green=100")
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "checking blue over 30s" in str(run.refused)
+    assert "  green:" not in str(run.refused)
 
 
 def test_canary_rollback_checks_the_color_taking_traffic_back(config, prometheus_url):
-    done = _gate(config, prometheus_url, active="green", canary=0, previous=approved("blue=10,green=90"))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "checking green over 30s" in done.stdout
+    run = _gate(config, prometheus_url, active="green", canary=0, previous="blue=10,green=90")
+    assert run.refused is None, run.report
+    assert "checking green over 30s" in run.report
+
+
+def test_a_new_gate_checks_every_color_with_traffic(config, prometheus_url):
+    run = _gate(config, prometheus_url, active="green", canary=10)
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "previous none" in str(run.refused) and "checking blue, green over 30s" in str(run.refused)
 
 
 def test_thresholds_are_the_configured_ones(config, prometheus_url):
     # Loose enough for blue: 80% success and a p99 of about 4 s.
-    done = _gate(config, prometheus_url, active="blue", previous=approved("blue=0,green=100"), minSuccessRate=0.75, maxP99Ms=5000)
-    assert done.returncode == 0, done.stdout + done.stderr
+    run = _gate(config, prometheus_url, active="blue", previous="blue=0,green=100", minSuccessRate=0.75, maxP99Ms=5000)
+    assert run.refused is None, run.report
 
 
 def test_too_few_requests_proves_nothing(config, prometheus_url):
-    done = _gate(config, prometheus_url, active="green", previous=approved("blue=100,green=0"), minRequests=10**9)
-    assert done.returncode == 1
-    assert "minRequests 1000000000): send preview or canary traffic first" in done.stdout
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", minRequests=10**9)
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "minRequests 1000000000): send preview or canary traffic first" in str(run.refused)
 
 
 def test_color_of_another_namespace_has_no_traffic_and_fails(config, prometheus_url):
     config["apps"][APP]["namespace"] = "elsewhere"
-    done = _gate(config, prometheus_url, active="green", previous=approved("blue=100,green=0"))
-    assert done.returncode == 1
-    assert "only 0 requests" in done.stdout
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0")
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "only 0 requests" in str(run.refused)
 
 
-@pytest.mark.parametrize("policy, status", [("fail", 2), ("skip", 0)])
-def test_unreachable_prometheus_never_passes_silently(config, policy, status):
+def test_readiness_is_checked_before_the_metrics(config, prometheus_url):
+    # green is healthy in Prometheus, but scaled to 0 by hand: routing must not move, and Prometheus is not asked.
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", apps=UnreadyApps())
+    assert isinstance(run.refused, SwitchRefused)
+    assert str(run.refused).splitlines()[0] == "front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 300s"
+    assert "promotion gate for" not in run.report
+
+
+@pytest.mark.parametrize("policy", ["fail", "skip"])
+def test_unreachable_prometheus_never_passes_silently(config, policy):
     closed = f"http://127.0.0.1:{_free_port()}"
-    done = _gate(config, closed, active="green", previous=approved("blue=100,green=0"), onUnreachable=policy)
-    assert done.returncode == status
-    assert "unreachable after 4 attempts" in done.stderr
+    run = _gate(config, closed, active="green", previous="blue=100,green=0", onUnreachable=policy)
+    assert "unreachable after 4 attempts" in run.report
     if policy == "skip":
-        assert "WARNING" in done.stderr and "PROMOTING WITHOUT ANY METRIC CHECK" in done.stderr
-        assert promotion.APPROVED_PREFIX + "blue=0,green=100" in done.stdout
+        assert run.refused is None
+        assert "WARNING" in run.report and "PROMOTING WITHOUT ANY METRIC CHECK" in run.report
+        assert run.outs["weights"] == {"blue": 0, "green": 100}
     else:
-        assert "FAILED" in done.stderr and promotion.APPROVED_PREFIX not in done.stdout
-
+        assert isinstance(run.refused, PrometheusUnusable)
+        assert "FAILED" in str(run.refused) and "unreachable after 4 attempts" in str(run.refused)
+        assert run.outs is None
 
 
 def test_dashboard_queries_run_and_split_by_color(config, prometheus_url):
