@@ -31,8 +31,10 @@ def e2e_environment() -> dict[str, str]:
         pytest.fail(f"{ENV_FILE.relative_to(ROOT)} not found: run `make e2e-env` first", pytrace=False)
     dumped = subprocess.run(["bash", "-c", f'. "{ENV_FILE}" && env -0'], capture_output=True, check=True).stdout
     env = dict(entry.split("=", 1) for entry in dumped.decode().split("\0") if "=" in entry)
-    # The dynamic-provider and policy shims run Python from here when no virtualenv is named.
+    # The dynamic-provider and policy shims run Python from here when no virtualenv is named, and the
+    # switch gate's provider process imports `components` from the project.
     env["PULUMI_PYTHON_CMD"] = sys.executable
+    env["PYTHONPATH"] = str(ROOT)
     return env
 
 

@@ -1,5 +1,6 @@
 """Pulumi.local.yaml through the real engine, on live objects: first up, no drift, plan parity, flip,
-canary, the policy pack, bad input, destroy. The tests run in order on one stack, as a user would."""
+canary, the switch gate (readiness and real-Prometheus metrics), the policy pack, bad input, destroy.
+The tests run in order on one stack, as a user would."""
 from __future__ import annotations
 
 import subprocess
@@ -11,11 +12,13 @@ from pulumi import automation as auto
 
 from tests.conftest import ROOT
 from tests.e2e.harness import LocalStack, is_subset, kubectl_json, live_weights
+from tests.test_promotion_prometheus import prometheus_url  # noqa: F401  (the real Prometheus fixture)
 
 APPS = {"front": "app", "api": "api"}  # app -> namespace, as in Pulumi.local.yaml
 ACTIVE = {"front": "blue", "api": "green"}
 POLICY_PACK = [str(ROOT / "policies")]
 POLICY_CONFIG = [str(ROOT / "policies" / "config" / "local.json")]
+GATE = "pulumi-python:dynamic:Resource"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -79,9 +82,9 @@ def test_flip_updates_only_routing_then_rollback(local_stack: LocalStack, env):
     local_stack.set_path("apps.front.activeColor", "green")
     preview, steps = timed("flip preview", local_stack.preview)
     print(f"flip preview steps: {dict(steps.ops)}; change summary {preview.change_summary}")
-    assert steps.ops["update"] == 2 and not (steps.ops["create"] or steps.ops["delete"] or steps.ops["replace"])
+    assert steps.ops["update"] == 3 and not (steps.ops["create"] or steps.ops["delete"] or steps.ops["replace"])
     changed = {t for t, ops in steps.by_type.items() if set(ops) - {"same"}}
-    assert changed == {"kubernetes:networking.istio.io/v1:VirtualService", "kubernetes:core/v1:ConfigMap"}
+    assert changed == {"kubernetes:networking.istio.io/v1:VirtualService", "kubernetes:core/v1:ConfigMap", GATE}
     before = {name: d["metadata"]["generation"] for name, d in deployments(env).items()}
     timed("flip pulumi up", local_stack.up)
     assert live_weights(env, "app", "front") == {"green": 100}
@@ -96,6 +99,42 @@ def test_canary_weights_follow_config(local_stack: LocalStack, env):
     local_stack.up()
     assert live_weights(env, "app", "front") == {"blue": 75, "green": 25}
     local_stack.set_path("apps.front.canaryWeight", "0")
+    local_stack.up()
+    assert live_weights(env, "app", "front") == {"blue": 100}
+
+
+def test_switch_gate_refuses_a_color_scaled_to_zero_by_hand(local_stack: LocalStack, env):
+    """The Deployment is unchanged in config, so pulumi-kubernetes would not re-check it: the gate does."""
+    local_stack.set_path("apps.front.readinessTimeout", "10s")
+    local_stack.up()
+    subprocess.run(["kubectl", "scale", "deployment", "front-green", "-n", "app", "--replicas", "0"], env=env, check=True)
+    local_stack.set_path("apps.front.activeColor", "green")
+    with pytest.raises(auto.CommandError) as refused:
+        local_stack.up()
+    assert "front: routing not changed: green has 0 of 2 replicas available" in str(refused.value)
+    assert live_weights(env, "app", "front") == {"blue": 100}
+    subprocess.run(["kubectl", "scale", "deployment", "front-green", "-n", "app", "--replicas", "2"], env=env, check=True)
+    timed("flip once green is ready again", local_stack.up)
+    assert live_weights(env, "app", "front") == {"green": 100}
+    local_stack.set_path("apps.front.activeColor", "blue")
+    local_stack.up()
+    assert live_weights(env, "app", "front") == {"blue": 100}
+
+
+def test_promotion_analysis_against_real_prometheus(local_stack: LocalStack, env, prometheus_url):  # noqa: F811
+    """Synthetic Istio metrics: green is healthy, blue is not (tests/istio_exporter.py)."""
+    for key, value in {"prometheusUrl": prometheus_url, "window": "30s"}.items():
+        local_stack.set_path(f"apps.front.promotion.analysis.{key}", value)
+    local_stack.up()  # the gate now carries the analysis; no color gains share, so nothing is measured
+    local_stack.set_path("apps.front.activeColor", "green")
+    timed("flip through the metrics gate", local_stack.up)
+    assert live_weights(env, "app", "front") == {"green": 100}
+    local_stack.set_path("apps.front.activeColor", "blue")
+    with pytest.raises(auto.CommandError) as refused:
+        local_stack.up()
+    assert "success rate" in str(refused.value) and "below minSuccessRate" in str(refused.value)
+    assert live_weights(env, "app", "front") == {"green": 100}  # routing stayed where it was
+    local_stack.cli("config", "rm", "--path", "bluegreen-platform:apps.front.promotion", "--stack", local_stack.name)
     local_stack.up()
     assert live_weights(env, "app", "front") == {"blue": 100}
 
