@@ -26,12 +26,13 @@ for group in "${groups[@]}"; do
   touch "$cache/.done-$group"
   echo "built $group in $(( $(date +%s) - start ))s"
 done
-# Register the provider plugin in the toolchain's own PULUMI_HOME (build/e2e/env.sh points there), so
-# the CLI finds exactly this build and never tries to download one.
+# Register the provider plugin in the toolchain's own PULUMI_HOME (build/e2e/env.sh points there) and take
+# it off PATH, so the CLI loads exactly this registered build and never tries to download one.
 if [ ! -e "$cache/.done-plugins" ]; then
   version=$(sed -n 's/^version=//p' "$here/pulumi-kubernetes/build.sh")
   PULUMI_HOME="$cache/pulumi-home" PULUMI_SKIP_UPDATE_CHECK=true PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true \
     "$cache/bin/pulumi" plugin install resource kubernetes "$version" --file "$cache/bin/pulumi-resource-kubernetes" >/dev/null
+  rm "$cache/bin/pulumi-resource-kubernetes"
   touch "$cache/.done-plugins"
 fi
 if [ ! -e "$cache/.complete" ]; then

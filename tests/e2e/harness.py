@@ -44,14 +44,18 @@ def run_project_program() -> None:
 
 @dataclass
 class Steps:
-    """What the engine reported per resource: op -> types, from the real event stream."""
+    """What the engine reported per resource, from the real event stream: op counts and ops by type.
+
+    Components (`bluegreen:*`) and provider resources are left out, as in the engine's change summary:
+    the event stream shows components whose registered outputs change, and the dynamic provider's
+    default provider, as updates."""
 
     ops: Counter = field(default_factory=Counter)
     by_type: dict[str, Counter] = field(default_factory=dict)
 
     def record(self, event: auto.EngineEvent) -> None:
         pre = event.resource_pre_event
-        if pre is None or pre.metadata.type == "pulumi:pulumi:Stack":
+        if pre is None or pre.metadata.type == "pulumi:pulumi:Stack" or pre.metadata.type.startswith(("bluegreen:", "pulumi:providers:")):
             return
         op = pre.metadata.op.value
         self.ops[op] += 1
@@ -66,13 +70,16 @@ class LocalStack:
         work_dir.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / "Pulumi.yaml", work_dir / "Pulumi.yaml")
         shutil.copy2(stack_file, work_dir / f"Pulumi.{name}.yaml")
-        self.cli("stack", "init", name)
+        # A stack left by an interrupted earlier run is destroyed first: every run starts from an empty cluster.
+        leftover = "already exists" in self.cli("stack", "init", name, check=False).stderr
         pulumi_root = str(Path(shutil.which("pulumi", path=env["PATH"]) or "pulumi").parent.parent)
         workspace = auto.LocalWorkspace(
             work_dir=str(work_dir), program=run_project_program, env_vars=env,
             pulumi_command=auto.PulumiCommand(root=pulumi_root),
         )
         self.stack = auto.Stack.select(name, workspace)
+        if leftover:
+            self.stack.destroy()
 
     @property
     def stack_file(self) -> Path:
