@@ -25,3 +25,13 @@ def env() -> dict[str, str]:
 def local_stack(env, tmp_path_factory) -> LocalStack:
     """Pulumi.local.yaml as committed, in a scratch work dir so config edits never touch the repo."""
     return LocalStack(tmp_path_factory.mktemp("project"), "local", env, ROOT / "Pulumi.local.yaml")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    """A real-engine test that cannot run fails loudly (a missing prometheus binary, say): it never skips."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and item.get_closest_marker("e2e"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome, report.longrepr = "failed", f"the e2e tier never skips: {reason}"
