@@ -57,6 +57,20 @@ def _keeping_client_address(gateway: dict[str, Any]) -> dict[str, Any]:
     return gateway
 
 
+def _chart_min_replicas(spec: dict[str, Any]) -> dict[str, Any]:
+    """Istio's charts render the gateway's and istiod's PodDisruptionBudget only when `autoscaleMin > 1`;
+    `k8s.hpaSpec` and `k8s.podDisruptionBudget` only patch what the charts rendered. So the chart values
+    follow each component's hpaSpec.minReplicas, and a PDB exists whenever more than one pod runs."""
+    components, values = spec["components"], spec.setdefault("values", {})
+    gateway_min = components["ingressGateways"][0].get("k8s", {}).get("hpaSpec", {}).get("minReplicas", 1)
+    pilot_min = components.get("pilot", {}).get("k8s", {}).get("hpaSpec", {}).get("minReplicas", 1)
+    if gateway_min > 1:
+        values.setdefault("gateways", {}).setdefault("istio-ingressgateway", {}).setdefault("autoscaleMin", gateway_min)
+    if pilot_min > 1:
+        values.setdefault("pilot", {}).setdefault("autoscaleMin", pilot_min)
+    return spec
+
+
 def operator_spec(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]:
     """The IstioOperator spec as written in stack config, plus this platform's defaults."""
     spec = cfg.operator.dump()
@@ -71,7 +85,7 @@ def operator_spec(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]
     spec.setdefault("values", {}).setdefault("global", {}).setdefault("platform", "gke")
     if cfg.addons.jaeger.enabled:
         spec["meshConfig"] = _with_tracing(spec.get("meshConfig", {}))
-    return spec
+    return _chart_min_replicas(spec)
 
 
 def operator_document(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]:

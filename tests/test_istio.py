@@ -41,7 +41,9 @@ def test_operator_document_carries_the_users_spec_and_platform_defaults(run_stac
     assert (doc["apiVersion"], doc["kind"]) == ("install.istio.io/v1alpha1", "IstioOperator")
     assert doc["metadata"] == {"name": "istio-1-30-0", "namespace": "istio-system"}
     spec = doc["spec"]
-    assert spec["revision"] == "1-30-0" and spec["values"] == {"global": {"platform": "gke"}}
+    # The user's values, plus the chart minimum that makes the gateway's PodDisruptionBudget render.
+    assert spec["revision"] == "1-30-0"
+    assert spec["values"] == {"global": {"platform": "gke"}, "gateways": {"istio-ingressgateway": {"autoscaleMin": 2}}}
     assert spec["components"]["cni"] == {"enabled": True}
     gateway = spec["components"]["ingressGateways"][0]["k8s"]
     assert gateway["nodeSelector"] == {"pool": "edge"}  # the spec's own placement wins
@@ -71,6 +73,26 @@ def test_default_spec_installs_an_ingress_gateway_on_the_pool(config):
         }
     ]
     assert spec["values"] == {"global": {"platform": "gke"}}
+
+
+@pytest.mark.parametrize(
+    ("gateway_min", "pilot_min", "values"),
+    [
+        (1, 1, {"global": {"platform": "gke"}}),
+        (2, 1, {"global": {"platform": "gke"}, "gateways": {"istio-ingressgateway": {"autoscaleMin": 2}}}),
+        (3, 2, {"global": {"platform": "gke"}, "gateways": {"istio-ingressgateway": {"autoscaleMin": 3}}, "pilot": {"autoscaleMin": 2}}),
+    ],
+)
+def test_chart_min_replicas_follow_hpa_spec_so_the_budgets_render(config, gateway_min, pilot_min, values):
+    config["istio"]["operator"] = {
+        "components": {
+            "cni": {"enabled": True},
+            "pilot": {"k8s": {"hpaSpec": {"minReplicas": pilot_min, "maxReplicas": 5}}},
+            "ingressGateways": [{"name": "istio-ingressgateway", "enabled": True, "k8s": {"hpaSpec": {"minReplicas": gateway_min, "maxReplicas": 5}}}],
+        }
+    }
+    stack = parse_stack_config(config)
+    assert operator_document(stack.istio, placement(stack.node_pool))["spec"]["values"] == values
 
 
 def test_cluster_ip_gateways_get_no_external_traffic_policy(config):

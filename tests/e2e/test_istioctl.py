@@ -5,6 +5,7 @@ import re
 import subprocess
 
 import pytest
+import yaml
 
 from tests.conftest import ROOT
 
@@ -18,14 +19,16 @@ def plan(stack: str):
     return ROOT / "build" / stack / "manifests"
 
 
-@pytest.mark.parametrize("stack", ["stg", "prod"])
-def test_manifest_generate_accepts_the_rendered_istio_operator(stack, env):
+@pytest.mark.parametrize(("stack", "budgets"), [("stg", {"istio-ingressgateway"}), ("prod", {"istio-ingressgateway", "istiod"})])
+def test_manifest_generate_accepts_the_rendered_istio_operator_and_renders_the_budgets(stack, budgets, env):
+    """More than one gateway (stg, prod) or istiod (prod) pod: the charts render their PodDisruptionBudgets."""
     manifests = plan(stack)
     done = subprocess.run(["istioctl", "manifest", "generate", "-f", str(manifests / "istiooperator-istio-system-istio.yaml")],
                           env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    kinds = set(re.findall(r"^kind: (\w+)$", done.stdout, re.M))
-    assert {"Deployment", "Service", "MutatingWebhookConfiguration"} <= kinds
+    documents = [d for d in yaml.safe_load_all(done.stdout) if d]
+    assert {"Deployment", "Service", "MutatingWebhookConfiguration"} <= {d["kind"] for d in documents}
+    assert {d["metadata"]["name"] for d in documents if d["kind"] == "PodDisruptionBudget"} == budgets
 
 
 @pytest.mark.parametrize("stack", ["stg", "prod"])
