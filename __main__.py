@@ -8,24 +8,35 @@ from components.gateway import IngressGateway, IngressGatewayArgs, scheme
 from components.istio import IstioMesh, IstioMeshArgs
 from components.mesh_namespace import MeshNamespace, MeshNamespaceArgs
 from components.naming import PROJECT
-from components.node_pool import NodePool, NodePoolArgs, placement
+from components.node_pool import NodePool, NodePoolArgs, image_access, placement
+from components.secrets import export, keep_config_secrets
 
+raw_config = raw_pulumi_config(PROJECT)
 try:
-    config = parse_stack_config(raw_pulumi_config(PROJECT), stack=pulumi.get_stack())
+    config = parse_stack_config(raw_config, stack=pulumi.get_stack())
 except ConfigError as err:
     # RunError ends the program with just this message: no traceback, nothing registered.
     raise pulumi.RunError(f"invalid stack config:\n{err}") from None
+# Validated plain; inputs derived from a secret config key are registered as secrets (components/secrets.py).
+secret_config = keep_config_secrets(PROJECT, raw_config)
 
 # Platform: cluster -> node pool -> Istio; every Kubernetes resource goes through `provider`, which
 # waits for the node pool. On a cluster reached by kubeconfig there is no GCP resource and no pool.
 platform: list[pulumi.Resource] = []
 if config.cluster.gke:
-    cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster))
+    images = image_access(config)
+    for problem in images.ungranted:
+        pulumi.log.warn(f"image pull access not granted by this stack: {problem}")
+    cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster, node_pool=config.node_pool))
+    # An existing cluster: the namespaces this stack creates must not be someone else's (checked live).
+    cluster.check_namespaces(
+        sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())}), config.cluster.adopt_namespaces
+    )
     node_pool = NodePool(
         config.node_pool.name,
         NodePoolArgs(
             config=config.node_pool, cluster=cluster.name, location=cluster.location, project=cluster.project,
-            network_tags=[cluster.node_tag],
+            network_tags=[cluster.node_tag], image_projects=images.projects,
         ),
         # Beyond the cluster itself (the name), nodes and everything on them wait for its NAT and firewall rule.
         pulumi.ResourceOptions(depends_on=[cluster]),
@@ -69,6 +80,7 @@ apps = {
         name,
         BlueGreenAppArgs(
             config=app, gateway=config.gateway, scheme=scheme(config.gateway), placement=on_pool,
+            callers=tuple(config.allowed_callers(name)),
             # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).
             cluster={"kubeconfig": cluster.kubeconfig} if config.cluster.gke else {
                 k: v for k, v in {"path": config.cluster.kubeconfig, "context": config.cluster.context}.items() if v
@@ -79,5 +91,5 @@ apps = {
     for name, app in config.apps.items()
 }
 
-pulumi.export("gateway", gateway.ref)
-pulumi.export("apps", {name: app.outputs for name, app in apps.items()})
+export("gateway", gateway.ref, secret_config, "gateway")
+export("apps", {name: app.outputs for name, app in apps.items()}, secret_config, "apps", "gateway")

@@ -50,6 +50,59 @@ class TreePlan:
     missing: bool = False  # no Pulumi.<stack>.yaml in this tree
 
 
+# Input paths (engine form) whose change makes the provider replace the resource instead of updating it.
+# Any other changed input is an in-place update. Kubernetes objects are replaced on a new name or namespace.
+CLUSTER = "gcp:container/cluster:Cluster"
+NODE_POOL = "gcp:container/nodePool:NodePool"
+REPLACE_ON: dict[str, tuple[str, ...]] = {
+    CLUSTER: (
+        "name", "location", "project", "network", "subnetwork", "networkingMode", "ipAllocationPolicy", "datapathProvider",
+        "privateClusterConfig.enablePrivateNodes", "privateClusterConfig.masterIpv4CidrBlock",
+    ),
+    NODE_POOL: (
+        "name", "cluster", "location", "project", "nodeConfig.serviceAccount", "nodeConfig.oauthScopes",
+        "nodeConfig.shieldedInstanceConfig", "nodeConfig.imageType",
+    ),
+    "gcp:serviceaccount/account:Account": ("accountId", "project"),
+    "gcp:projects/iAMMember:IAMMember": ("project", "role", "member"),
+    "gcp:compute/firewall:Firewall": ("name", "project", "network", "direction"),
+    "gcp:compute/router:Router": ("name", "project", "region", "network"),
+    "gcp:compute/routerNat:RouterNat": ("name", "project", "region", "router"),
+    DEPLOYMENT: ("spec.selector",),
+}
+KUBERNETES_REPLACE_ON = ("metadata.name", "metadata.namespace")
+
+
+def _forces_replacement(type_: str, path: str) -> bool:
+    keys = REPLACE_ON.get(type_, ()) + (KUBERNETES_REPLACE_ON if type_.startswith("kubernetes:") else ())
+    return any(path == key or path.startswith((f"{key}.", f"{key}[")) for key in keys)
+
+
+@dataclass(frozen=True)
+class Replacement:
+    resource: dict[str, Any]
+    paths: list[str]  # the changed inputs that force it
+
+    @property
+    def refused(self) -> bool:
+        """A cluster is never replaced: it is protected, and the replacement would take every workload with it."""
+        return self.resource["type"] == CLUSTER
+
+    def sentence(self) -> str:
+        what, why = _kind(self.resource), ", ".join(self.paths)
+        if self.refused:
+            return (
+                f"REFUSED: {what} would be REPLACED (changed: {why}); the cluster is protected, so `pulumi up` stops "
+                f"before touching it. Revert these keys, or create a new cluster under a new cluster.name and move to it"
+            )
+        if self.resource["options"].get("deleteBeforeReplace"):
+            return (
+                f"REPLACE: {what} (changed: {why}) is deleted first, then created: its workloads move to other "
+                f"pools or stay Pending until the new one is ready"
+            )
+        return f"REPLACE: {what} (changed: {why}) is created anew, then the old one is deleted"
+
+
 @dataclass
 class StackDiff:
     stack: str
@@ -61,6 +114,7 @@ class StackDiff:
     traffic: list[str] = field(default_factory=list)
     impact: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    replacements: list[Replacement] = field(default_factory=list)
     unchanged: int = 0
 
     @property
@@ -68,7 +122,14 @@ class StackDiff:
         return bool(self.added or self.removed or self.changed or self.outputs)
 
     @property
+    def refused(self) -> list[Replacement]:
+        return [r for r in self.replacements if r.refused]
+
+    @property
     def exit_code(self) -> int:
+        # A change that cannot be applied is an error, not a plan: `pulumi up` would refuse it.
+        if self.refused:
+            return EXIT_ERROR
         return EXIT_CHANGES if self.has_changes else EXIT_NO_CHANGES
 
 
@@ -122,6 +183,9 @@ def compare(base: TreePlan, head: TreePlan, stack: str, base_label: str) -> Stac
         changes += field_changes(old["options"], resource["options"], "(options)")
         if changes:
             diff.changed.append((resource, changes))
+            forcing = [c.path for c in changes if _forces_replacement(resource["type"], c.path)]
+            if forcing:
+                diff.replacements.append(Replacement(resource, forcing))
         else:
             diff.unchanged += 1
     diff.removed = [r for urn, r in base.resources.items() if urn not in head.resources]
@@ -255,13 +319,15 @@ def render_text(diff: StackDiff) -> str:
     lines = [f"plan diff for stack {diff.stack}: BASE {diff.base} -> {WORKING_TREE}", *diff.notes]
     if not diff.has_changes:
         return "\n".join([*lines, f"no changes ({diff.unchanged} resources unchanged)"]) + "\n"
+    lines += [f"!! {r.sentence()}" for r in diff.replacements]
     lines += ["traffic:", *(f"  {t}" for t in diff.traffic or ["no routing change"])]
     lines += ["impact:", *(f"  {i}" for i in diff.impact)]
     lines.append(f"resources: {_summary(diff)}")
     lines += [f"  + {_kind(r)}" for r in diff.added]
     lines += [f"  - {_kind(r)}" for r in diff.removed]
+    replaced = {id(r.resource) for r in diff.replacements}
     for resource, changes in diff.changed:
-        lines.append(f"  ~ {_kind(resource)}")
+        lines.append(f"  {'+-' if id(resource) in replaced else '~'} {_kind(resource)}{' (REPLACE)' if id(resource) in replaced else ''}")
         lines += [f"      {c.path}: {_value(c.before)} -> {_value(c.after)}" for c in changes]
     if diff.outputs:
         lines += ["outputs:", *(f"  ~ {c.path}: {_value(c.before)} -> {_value(c.after)}" for c in diff.outputs)]
@@ -274,10 +340,14 @@ def render_markdown(diff: StackDiff) -> str:
     lines += [f"> {note}" for note in diff.notes]
     if not diff.has_changes:
         return "\n".join([*lines, f"**No changes** ({diff.unchanged} resources unchanged)."]) + "\n"
+    if diff.replacements:
+        lines += ["> [!CAUTION]", *(f"> **{r.sentence()}**  " for r in diff.replacements), ""]
     lines += ["**Traffic**", "", *(f"- `{t}`" for t in diff.traffic or ["no routing change"]), ""]
     lines += ["**Impact**", "", *(f"- {i}" for i in diff.impact), ""]
     lines += [f"**Resources**: {_summary(diff)}", "", "| | resource | type |", "|---|---|---|"]
-    rows = [("+", r) for r in diff.added] + [("-", r) for r in diff.removed] + [("~", r) for r, _ in diff.changed]
+    replaced = {id(r.resource) for r in diff.replacements}
+    rows = [("+", r) for r in diff.added] + [("-", r) for r in diff.removed]
+    rows += [("**+-** replace" if id(r) in replaced else "~", r) for r, _ in diff.changed]
     lines += [f"| {sign} | `{r['name']}` | `{r['type']}` |" for sign, r in rows]
     changes = [(f"~ {_kind(r)}", c) for r, c in diff.changed]
     changes += [("~ stack outputs", diff.outputs)] if diff.outputs else []

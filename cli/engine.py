@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
@@ -140,7 +141,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     dependencies=sorted(set(request.dependencies)),
                     provider=request.provider,
                     custom=request.custom,
-                    inputs=_readable_inputs(request.type, _plain(rpc.deserialize_properties(request.object))),
+                    inputs=_readable_inputs(request.type, _plain(_revealed(rpc.deserialize_properties(request.object)))),
                     options=_options(request),
                 )
             )
@@ -151,12 +152,39 @@ class RecordingMonitor(mocks.MockMonitor):
         return super().ReadResource(request)
 
 
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig
+
+
+def _has_secret(value: Any) -> bool:
+    if _is_secret(value):
+        return True
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else []
+    return any(_has_secret(child) for child in children)
+
+
+def _revealed(value: Any) -> Any:
+    """Inputs as sent, secrets unwrapped: the offline plan's manifests and policies read the values (a `secure:`
+    config value is already a placeholder there); which inputs were secret is kept in options.secretInputs."""
+    if _is_secret(value):
+        return _revealed(value.get("value"))
+    if isinstance(value, dict):
+        return {k: _revealed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revealed(v) for v in value]
+    return value
+
+
 def _options(request) -> dict[str, Any]:
+    inputs = rpc.deserialize_properties(request.object)
     options = {
         "protect": request.protect,
         "deleteBeforeReplace": request.deleteBeforeReplace,
         "ignoreChanges": list(request.ignoreChanges),
         "replaceOnChanges": list(request.replaceOnChanges),
+        "retainOnDelete": request.retainOnDelete,
+        "aliases": [json_format.MessageToDict(alias) for alias in request.aliases],
+        "secretInputs": sorted(key for key, value in inputs.items() if _has_secret(value)),
     }
     return {k: v for k, v in options.items() if v}
 

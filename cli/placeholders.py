@@ -18,6 +18,9 @@ def existing_cluster(args: dict[str, Any]) -> dict[str, Any]:
         "project": args.get("project"),
         "endpoint": f"{PLACEHOLDER}.endpoint.invalid",
         "masterAuths": [{"clusterCaCertificate": CA_CERTIFICATE}],
+        # A cluster that fits the stack: Workload Identity on, no node pool yet.
+        "workloadIdentityConfigs": [{"workloadPool": f"{args.get('project')}.svc.id.goog"}],
+        "nodePools": [],
     }
 
 

@@ -69,6 +69,9 @@ def manifest_filename(manifest: dict[str, Any]) -> str:
 def _describe_match(route: dict[str, Any]) -> str:
     parts = []
     for match in route.get("match", []):
+        for value in (match.get("authority") or {}).values():
+            # The preview host's `^name(:[0-9]+)?$` reads back as the name.
+            parts.append("host " + value.removeprefix("^").removesuffix("(:[0-9]+)?$").replace("\\.", "."))
         for kind, value in (match.get("uri") or {}).items():
             parts.append(f"path {value}" + (" (exact)" if kind == "exact" else "*"))
         for header, value in (match.get("headers") or {}).items():

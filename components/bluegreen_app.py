@@ -6,10 +6,11 @@ from typing import Any, Mapping
 
 import pulumi
 
-from . import dashboard, drain, istio_routing, naming, workload
+from . import dashboard, drain, istio_routing, mesh_security, naming, workload
 from .config import COLORS, AppConfig, Color, GatewayConfig
 from .k8s import apply_manifest
 from .routing import routing_model
+from .scale_down_delay import ScaleDownDelay
 from .switch_gate import SwitchGate, switch_gate_props
 
 
@@ -23,10 +24,15 @@ class BlueGreenAppArgs:
     # How the switch gate reaches the cluster from where `pulumi up` runs: {"kubeconfig": <text>}, or
     # {"path": ..., "context": ...} with only the keys that are set; {} = $KUBECONFIG, then ~/.kube/config.
     cluster: Mapping[str, Any] = field(default_factory=dict)
+    # Namespaces whose mesh workloads may call the app (StackConfig.allowed_callers); None = its own only.
+    callers: tuple[str, ...] | None = None
 
 
 def preview_url(cfg: AppConfig, scheme: str) -> str | None:
-    return f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/" if routing_model(cfg).preview else None
+    """The preview host when set (the choice for browser apps), else the path prefix on the first host."""
+    if not routing_model(cfg).preview:
+        return None
+    return f"{scheme}://{cfg.preview.host}/" if cfg.preview.host else f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/"
 
 
 class BlueGreenApp(pulumi.ComponentResource):
@@ -53,9 +59,15 @@ class BlueGreenApp(pulumi.ComponentResource):
             istio_routing.virtual_service(name, cfg, args.gateway, model),
             pulumi.ResourceOptions(parent=self, depends_on=[*ready, self.gate]),
         )
-        # A color no route reaches changes only after routing has left it (make-before-break):
-        # a flip and a scale-down of the old color in one `pulumi up` never strand traffic.
-        after_routing = pulumi.ResourceOptions(parent=self, depends_on=[self.virtual_service])
+        # A color no route reaches changes only after routing has left it (make-before-break), and, when
+        # this update took its last route away, only after the scale-down delay: a flip and a scale-down
+        # of the old color in one `pulumi up` never strand traffic that proxies still send there.
+        self.scale_down_delay = ScaleDownDelay(
+            naming.scale_down_delay_name(name),
+            {"app": name, "routed": sorted(routed), "seconds": cfg.drain.scale_down_delay_seconds},
+            pulumi.ResourceOptions(parent=self, depends_on=[self.virtual_service]),
+        )
+        after_routing = pulumi.ResourceOptions(parent=self, depends_on=[self.virtual_service, self.scale_down_delay])
         for color in deployed:
             if color not in routed:
                 self.deployments[color] = self._deployment(name, args, color, after_routing)
@@ -64,8 +76,15 @@ class BlueGreenApp(pulumi.ComponentResource):
             color: apply_manifest(naming.deployment_name(name, color), drain.pod_disruption_budget(name, cfg, color), child)
             for color in deployed
         }
-        if cfg.preview.enabled:
+        if cfg.preview.active:
             apply_manifest(naming.preview_policy_name(name), istio_routing.preview_gate(name, cfg, args.gateway), child)
+        # In-mesh callers from the allowed namespaces, by address and by identity (the gateway stays admitted).
+        callers = list(args.callers) if args.callers is not None else [cfg.namespace]
+        callers_name = mesh_security.callers_policy_name(name)
+        apply_manifest(callers_name, mesh_security.callers_network_policy(name, cfg.namespace, cfg.port, callers), child)
+        apply_manifest(
+            callers_name, mesh_security.callers_authorization_policy(name, cfg.namespace, callers, args.gateway.workload_namespace), child
+        )
         self.dashboard = apply_manifest(f"{name}-dashboard", dashboard.config_map(name, cfg), child)
         self.state = apply_manifest(
             naming.state_config_map_name(name),

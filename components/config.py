@@ -82,39 +82,101 @@ class HeaderMatch(Model):
     value: Annotated[str, Field(min_length=1)] = "true"
 
 
-PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
-
-
 class Preview(Model):
-    """How testers reach the idle color: a path prefix (rewritten to `/`) or a header."""
+    """How testers reach the idle color: a dedicated host (browser apps), a path prefix (rewritten to `/`)
+    or a header (APIs). Closed by default: without `allowedSourceRanges` no preview route is rendered."""
 
     enabled: bool = True
+    # Served by the Gateway (must be covered by gateway.hosts): every request on it goes to the idle color.
+    host: Hostname | None = None
     path_prefix: PathPrefix = "/preview"
     header: HeaderMatch = HeaderMatch()
-    # Gateway-side gate: preview requests from other client addresses are denied.
-    allowed_source_ranges: Annotated[list[Cidr], Field(min_length=1)] = list(PRIVATE_RANGES)
+    # Gateway-side gate: preview requests from other client addresses are denied. No default: a range
+    # such as 10.0.0.0/8 would admit every pod and node.
+    allowed_source_ranges: Annotated[list[Cidr], Field(min_length=1)] | None = None
+
+    @property
+    def active(self) -> bool:
+        """Preview is on only when enabled and gated by explicit source ranges."""
+        return self.enabled and self.allowed_source_ranges is not None
+
+    @model_validator(mode="after")
+    def _gated(self) -> Preview:
+        # Any preview key set (enabled: true included) asks for preview: it must not be silently off.
+        configured = sorted(to_camel(k) for k in self.model_fields_set & {"enabled", "host", "path_prefix", "header"})
+        if self.enabled and configured and self.allowed_source_ranges is None:
+            raise KeyedProblems([(
+                "allowedSourceRanges",
+                f"is required when {', '.join(configured)} {'is' if len(configured) == 1 else 'are'} set: the preview "
+                "gate has no default ranges (set enabled: false to turn preview off)",
+            )])
+        return self
+
+
+SidecarMode = Literal["native", "classic"]
 
 
 class Drain(Model):
-    """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching")."""
+    """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching").
 
+    `native` (Istio 1.27+ on Kubernetes 1.33+ nodes): the sidecar is a native sidecar; it drains in its own
+    preStop and exits after the app has exited. `classic`: the sidecar gets SIGTERM when the pod starts
+    terminating, together with the app's preStop, and stops after `proxyDrainSeconds`.
+    """
+
+    sidecar_mode: SidecarMode = "native"
     # The app keeps serving while its endpoint's removal reaches every Envoy (config lag).
     pre_stop_seconds: Annotated[int, between(1, 120)] = 10
-    # The sidecar keeps serving in-flight requests this long after SIGTERM (Istio terminationDrainDuration).
-    proxy_drain_seconds: Annotated[int, between(1, 300)] = 15
+    # After SIGTERM (preStop done), the longest the app takes to finish in-flight requests and exit.
+    app_shutdown_seconds: Annotated[int, between(0, 300)] = 20
+    # classic only: the sidecar serves this long after the pod starts terminating (Istio terminationDrainDuration);
+    # default preStopSeconds + appShutdownSeconds.
+    proxy_drain_seconds: Annotated[int, between(1, 600)] | None = None
     termination_grace_period_seconds: Annotated[int, between(1, 3600)] = 45
+    # After the VirtualService update took a color's last route away, wait this long before that color's
+    # Deployment changes (components/scale_down_delay.py).
+    scale_down_delay_seconds: Annotated[int, between(0, 3600)] = 30
+
+    @property
+    def app_stopped_seconds(self) -> int:
+        """Seconds from the pod starting to terminate until the app has stopped serving, at the latest."""
+        return self.pre_stop_seconds + self.app_shutdown_seconds
+
+    @property
+    def proxy_seconds(self) -> int | None:
+        """classic: Istio's terminationDrainDuration; native: None (the proxy exits after the app)."""
+        if self.sidecar_mode == "native":
+            return None
+        return self.proxy_drain_seconds if self.proxy_drain_seconds is not None else self.app_stopped_seconds
 
     @model_validator(mode="after")
     def _grace_covers_drain(self) -> Drain:
         problems = []
-        if self.proxy_drain_seconds < self.pre_stop_seconds:
-            problems.append(("proxyDrainSeconds", f"must be at least preStopSeconds ({self.pre_stop_seconds}), got {self.proxy_drain_seconds}"))
-        drain = max(self.pre_stop_seconds, self.proxy_drain_seconds)
-        if self.termination_grace_period_seconds <= drain:
-            problems.append((
-                "terminationGracePeriodSeconds",
-                f"must be greater than preStopSeconds and proxyDrainSeconds ({drain}), got {self.termination_grace_period_seconds}",
-            ))
+        app_stopped = f"preStopSeconds + appShutdownSeconds ({self.app_stopped_seconds})"
+        if self.sidecar_mode == "native":
+            if self.proxy_drain_seconds is not None:
+                problems.append((
+                    "proxyDrainSeconds",
+                    "applies only when sidecarMode is classic: a native sidecar drains in its own preStop and exits after the app",
+                ))
+            if self.termination_grace_period_seconds <= self.app_stopped_seconds:
+                problems.append((
+                    "terminationGracePeriodSeconds",
+                    f"must be greater than {app_stopped}, leaving the native sidecar time to exit, got {self.termination_grace_period_seconds}",
+                ))
+        else:
+            proxy = self.proxy_seconds
+            if proxy < self.app_stopped_seconds:
+                problems.append((
+                    "proxyDrainSeconds",
+                    f"must be at least {app_stopped}: the classic sidecar stops that long after the pod starts "
+                    f"terminating and must outlive the app, got {proxy}",
+                ))
+            if self.termination_grace_period_seconds <= max(proxy, self.app_stopped_seconds):
+                problems.append((
+                    "terminationGracePeriodSeconds",
+                    f"must be greater than proxyDrainSeconds ({proxy}) and {app_stopped}, got {self.termination_grace_period_seconds}",
+                ))
         if problems:
             raise KeyedProblems(problems)
         return self
@@ -188,6 +250,9 @@ class AppConfig(Model):
     drain: Drain = Drain()
     promotion: Promotion = Promotion()
     readiness_timeout: ReadinessTimeout = "5m"
+    # Namespaces whose mesh workloads may call this app (NetworkPolicy + AuthorizationPolicy), besides its
+    # own namespace and the ingress gateway. Default (unset): the namespaces of this stack's apps.
+    allowed_callers: list[DnsLabel] | None = None
 
     @property
     def idle_color(self) -> Color:
@@ -278,17 +343,23 @@ class StackConfig(Model):
         """Whether pods are pinned to the node pool: always on GKE, and on another cluster only if nodePool is set."""
         return self.cluster.gke or "node_pool" in self.model_fields_set
 
+    def allowed_callers(self, app: str) -> list[str]:
+        """Namespaces admitted to call `app` in the mesh (its own namespace always is)."""
+        cfg = self.apps[app]
+        callers = cfg.allowed_callers if cfg.allowed_callers is not None else [a.namespace for a in self.apps.values()]
+        return sorted({cfg.namespace, *callers})
+
     @model_validator(mode="after")
     def _hosts_are_served_once(self) -> StackConfig:
         problems, owner = [], {}
-        for name, app in self.apps.items():
-            for i, host in enumerate(app.hosts):
-                where = f"apps.{name}.hosts.{i}"
-                if not self.gateway.serves(host):
-                    problems.append((where, f"{host} is not served by gateway.hosts {self.gateway.hosts}"))
-                elif host in owner:
-                    problems.append((where, f"{host} is already routed by app {owner[host]!r}"))
-                owner.setdefault(host, name)
+        hosts = [(name, f"apps.{name}.hosts.{i}", host) for name, app in self.apps.items() for i, host in enumerate(app.hosts)]
+        hosts += [(name, f"apps.{name}.preview.host", app.preview.host) for name, app in self.apps.items() if app.preview.host]
+        for name, where, host in hosts:
+            if not self.gateway.serves(host):
+                problems.append((where, f"{host} is not served by gateway.hosts {self.gateway.hosts}"))
+            elif host in owner:
+                problems.append((where, f"{host} is already routed by app {owner[host]!r}"))
+            owner.setdefault(host, name)
         if problems:
             raise KeyedProblems(problems)
         return self

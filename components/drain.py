@@ -2,7 +2,10 @@
 
 A pod stops in this order: it is removed from the Service endpoints while its preStop hook runs
 (the app keeps serving during the seconds every Envoy needs to drop the endpoint), then the app
-gets SIGTERM; the sidecar keeps forwarding in-flight requests for `terminationDrainDuration`.
+gets SIGTERM and finishes in-flight requests within `appShutdownSeconds`. The sidecar must outlive it:
+- native sidecar (Istio 1.27+, Kubernetes 1.33+): Kubernetes stops it only after the app exited;
+- classic sidecar: it gets SIGTERM when the pod starts terminating and stops after
+  `terminationDrainDuration` (= `proxyDrainSeconds`, at least preStop + app shutdown).
 The grace period covers all of it (validated in `config.Drain`).
 """
 from __future__ import annotations
@@ -14,6 +17,8 @@ from . import naming
 from .config import AppConfig, Color, Drain
 
 PROXY_CONFIG_ANNOTATION = "proxy.istio.io/config"
+# Pins the sidecar mode per pod, so the drain timing matches how the proxy really shuts down.
+NATIVE_SIDECAR_ANNOTATION = "sidecar.istio.io/nativeSidecar"
 
 
 def lifecycle(drain: Drain) -> dict[str, Any]:
@@ -22,12 +27,15 @@ def lifecycle(drain: Drain) -> dict[str, Any]:
 
 
 def pod_annotations(drain: Drain) -> dict[str, str]:
-    """Per-pod Istio proxy config: the app starts only once Envoy is ready, and Envoy drains before exiting."""
-    proxy_config = {
-        "holdApplicationUntilProxyStarts": True,
-        "terminationDrainDuration": f"{drain.proxy_drain_seconds}s",
+    """Per-pod Istio proxy config: the app starts only once Envoy is ready; a classic sidecar drains
+    `proxyDrainSeconds` from the start of termination (unused by a native sidecar, so not set)."""
+    proxy_config: dict[str, Any] = {"holdApplicationUntilProxyStarts": True}
+    if drain.proxy_seconds is not None:
+        proxy_config["terminationDrainDuration"] = f"{drain.proxy_seconds}s"
+    return {
+        PROXY_CONFIG_ANNOTATION: json.dumps(proxy_config, sort_keys=True),
+        NATIVE_SIDECAR_ANNOTATION: "true" if drain.sidecar_mode == "native" else "false",
     }
-    return {PROXY_CONFIG_ANNOTATION: json.dumps(proxy_config, sort_keys=True)}
 
 
 def topology_spread(app: str, color: Color) -> list[dict[str, Any]]:

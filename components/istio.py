@@ -152,20 +152,29 @@ class IstioMeshArgs:
     placement: dict[str, Any]
 
 
+# The install Command's logical name. Its URN must never change silently: an old URN is a delete of the
+# old resource. Renaming it (or its parent) needs the old name added here as an alias.
+INSTALL_NAME = "istioctl-install"
+INSTALL_ALIASES: list[pulumi.Alias] = []
+
+
 class IstioMesh(pulumi.ComponentResource):
     def __init__(self, name: str, args: IstioMeshArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("bluegreen:istio:IstioMesh", name, None, opts)
         cfg = args.config
         assert cfg.version is not None, "validated: install mode names its release"
         document = operator_document(cfg, args.placement)
+        # `update` is set, so changed inputs re-run the install in place (never a replacement); without
+        # istio.uninstallOnDestroy there is no delete command at all: deleting the resource leaves the mesh.
+        uninstall = {"delete": uninstall_script(cfg.operator.revision)} if cfg.uninstall_on_destroy else {}
         self.install = local.Command(
-            "istioctl-install",
+            INSTALL_NAME,
             create=install_script(cfg.version),
             update=install_script(cfg.version),
-            delete=uninstall_script(cfg.operator.revision),
             stdin=yaml.safe_dump(document, sort_keys=False),
             environment={KUBECONFIG_ENV: args.kubeconfig},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, aliases=list(INSTALL_ALIASES)),
+            **uninstall,
         )
         after_install = pulumi.ResourceOptions(parent=self, depends_on=[self.install])
         self.addons = {

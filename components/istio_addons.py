@@ -98,9 +98,11 @@ def jaeger_values() -> dict[str, Any]:
         "fullnameOverride": "jaeger",
         "provisionDataStore": {"cassandra": False},
         "storage": {"type": "memory"},
-        "allInOne": {"enabled": True, "extraEnv": [{"name": "COLLECTOR_ZIPKIN_HOST_PORT", "value": f":{JAEGER_COLLECTOR['port']}"}]},
+        # The all-in-one Deployment already sets COLLECTOR_ZIPKIN_HOST_PORT=:9411 and its `jaeger-collector`
+        # Service exposes 9411 (JAEGER_COLLECTOR); collector.* values are read only without all-in-one.
+        "allInOne": {"enabled": True},
         "agent": {"enabled": False},
-        "collector": {"enabled": False, "service": {"zipkin": {"port": JAEGER_COLLECTOR["port"]}}},
+        "collector": {"enabled": False},
         "query": {"enabled": False},
     }
 

@@ -34,7 +34,14 @@ def _metadata(name: str, namespace: str, app: str) -> dict[str, Any]:
     return {"name": name, "namespace": namespace, "labels": naming.app_labels(app)}
 
 
+def _authority(host: str) -> dict[str, str]:
+    """The Host header as clients send it: the name, with or without a port."""
+    return {"regex": "^" + host.replace(".", "\\.") + "(:[0-9]+)?$"}
+
+
 def _matches(route: Route) -> list[dict[str, Any]]:
+    if route.host:
+        return [{"authority": _authority(route.host)}]
     if route.path_prefix:
         # `/preview` and `/preview/...`, but not `/previewer`.
         return [{"uri": {"exact": route.path_prefix}}, {"uri": {"prefix": route.path_prefix + "/"}}]
@@ -58,6 +65,10 @@ def _http_route(app: str, cfg: AppConfig, route: Route) -> dict[str, Any]:
     return rendered
 
 
+def _preview_hosts(model: RoutingModel) -> list[str]:
+    return [route.host for route in model.preview if route.host]
+
+
 def virtual_service(app: str, cfg: AppConfig, gateway: GatewayConfig, model: RoutingModel) -> dict[str, Any]:
     """Gateway traffic for the app's hosts and in-mesh traffic to its Service follow the model."""
     return {
@@ -65,7 +76,7 @@ def virtual_service(app: str, cfg: AppConfig, gateway: GatewayConfig, model: Rou
         "kind": "VirtualService",
         "metadata": _metadata(app, cfg.namespace, app),
         "spec": {
-            "hosts": [*cfg.hosts, naming.service_host(app, cfg.namespace)],
+            "hosts": [*cfg.hosts, *_preview_hosts(model), naming.service_host(app, cfg.namespace)],
             "gateways": [naming.gateway_ref(gateway.namespace, gateway.name), "mesh"],
             "http": [_http_route(app, cfg, route) for route in model.routes],
         },
@@ -87,10 +98,16 @@ def destination_rule(app: str, cfg: AppConfig) -> dict[str, Any]:
 
 
 def preview_gate(app: str, cfg: AppConfig, gateway: GatewayConfig) -> dict[str, Any]:
-    """Deny preview requests (path prefix or header) at the ingress gateway from outside the allowed ranges."""
+    """Deny preview requests (preview host, path prefix or header) at the ingress gateway from outside the
+    allowed ranges. Only rendered with `preview.allowedSourceRanges` (no routes without it)."""
+    assert cfg.preview.allowed_source_ranges, "the preview gate needs preview.allowedSourceRanges"
     hosts = [h for host in cfg.hosts for h in (host, f"{host}:*")]
     outsiders = [{"source": {"notRemoteIpBlocks": list(cfg.preview.allowed_source_ranges)}}]
     prefix, header = cfg.preview.path_prefix, cfg.preview.header
+    by_host = []
+    if cfg.preview.host:
+        preview_hosts = [cfg.preview.host, f"{cfg.preview.host}:*"]
+        by_host = [{"from": outsiders, "to": [{"operation": {"hosts": preview_hosts}}]}]
     return {
         "apiVersion": SECURITY,
         "kind": "AuthorizationPolicy",
@@ -99,6 +116,7 @@ def preview_gate(app: str, cfg: AppConfig, gateway: GatewayConfig) -> dict[str, 
             "selector": {"matchLabels": dict(gateway.selector)},
             "action": "DENY",
             "rules": [
+                *by_host,
                 {"from": outsiders, "to": [{"operation": {"hosts": hosts, "paths": [prefix, prefix + "/*"]}}]},
                 {
                     "from": outsiders,

@@ -38,6 +38,10 @@ def switch_gate_name(app: str) -> str:
     return f"{app}-switch-gate"
 
 
+def scale_down_delay_name(app: str) -> str:
+    return f"{app}-scale-down-delay"
+
+
 def dashboard_uid(app: str) -> str:
     return f"bluegreen-{app}"
 

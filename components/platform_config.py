@@ -24,7 +24,10 @@ AccountId = Annotated[str, matches(_ACCOUNT_ID, "a service account id (6-30 lowe
 IstioVersion = Annotated[str, matches(re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "an Istio release x.y.z such as 1.30.0")]
 
 
-_GKE_ONLY = ("manage", "release_channel", "network", "subnetwork", "master_ipv4_cidr_block", "master_authorized_networks", "cloud_nat")
+_GKE_ONLY = (
+    "manage", "release_channel", "network", "subnetwork", "master_ipv4_cidr_block", "master_authorized_networks", "cloud_nat",
+    "adopt_namespaces",
+)
 _GKE_REQUIRED = ("name", "location", "project")
 
 
@@ -50,6 +53,10 @@ class ClusterConfig(Model):
     # Private nodes have no external IPs: without NAT they cannot pull images from docker.io or quay.io.
     # false when the VPC already has its own Cloud NAT in this region.
     cloud_nat: bool = True
+    # Only used when manage is false: namespaces that already exist in the cluster and that this stack may take
+    # over (label, then own: destroying the stack deletes them). Any other existing namespace the stack would
+    # create stops `pulumi preview`/`up` with a clear message.
+    adopt_namespaces: list[DnsLabel] = []
     # Only used in mode kubeconfig: the file (default: $KUBECONFIG, then ~/.kube/config) and its context
     # (default: the file's current context).
     kubeconfig: Annotated[str, Field(min_length=1)] | None = None
@@ -113,6 +120,9 @@ class NodePoolConfig(Model):
     taints: list[Taint] = []
     # The pool's dedicated node service account (never the Compute Engine default one).
     service_account_id: AccountId | None = None
+    # Projects whose Artifact Registry the nodes may read. Default: the cluster's project and every project
+    # named by an image (<location>-docker.pkg.dev/<project>/..., gcr.io/<project>/...). Set to override.
+    image_projects: list[GcpProject] | None = None
 
     @property
     def account_id(self) -> str:
@@ -162,13 +172,16 @@ class IstioConfig(Model):
     version: IstioVersion | None = None
     operator: IstioOperatorSpec = DEFAULT_OPERATOR
     addons: Addons = Addons()
+    # Opt-in: destroying the stack (or deleting the install resource) runs `istioctl uninstall`. Off by
+    # default so that no change of the program can remove the mesh as a side effect.
+    uninstall_on_destroy: bool = False
 
     @model_validator(mode="after")
     def _keys_fit_the_mode(self) -> IstioConfig:
         if self.mode == "install" and self.version is None:
             raise KeyedProblems([("version", "is required when istio.mode is install")])
         if self.mode == "existing":
-            extra = [key for key in ("operator", "addons") if key in self.model_fields_set]
+            extra = [to_camel(key) for key in ("operator", "addons", "uninstall_on_destroy") if key in self.model_fields_set]
             if extra:
                 raise KeyedProblems([(key, "applies only when istio.mode is install: this stack does not install the mesh") for key in extra])
         return self

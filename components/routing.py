@@ -18,10 +18,11 @@ class Destination:
 
 @dataclass(frozen=True)
 class Route:
-    """One rule: requests matching (path prefix and/or header; neither = everything) go to destinations."""
+    """One rule: requests matching (host, path prefix and/or header; none = everything) go to destinations."""
 
     name: str
     destinations: tuple[Destination, ...]
+    host: str | None = None
     path_prefix: str | None = None
     header: tuple[str, str] | None = None
     rewrite_to_root: bool = False
@@ -53,11 +54,15 @@ class RoutingModel:
 def routing_model(app: AppConfig) -> RoutingModel:
     idle = app.idle_color
     preview: tuple[Route, ...] = ()
-    # The preview route only exists while the idle color can serve it.
-    if app.preview.enabled and app.color(idle).serving:
+    # The preview routes exist only while the idle color can serve them, and only behind an explicit
+    # gate (preview.allowedSourceRanges): closed by default.
+    if app.preview.active and app.color(idle).serving:
         to_idle = (Destination(idle, 100),)
         header = (app.preview.header.name, app.preview.header.value)
+        # The preview host first: on it every request (assets, links, redirects) stays on the idle color.
+        by_host = (Route("preview-host", to_idle, host=app.preview.host),) if app.preview.host else ()
         preview = (
+            *by_host,
             Route("preview-path", to_idle, path_prefix=app.preview.path_prefix, rewrite_to_root=True),
             Route("preview-header", to_idle, header=header),
         )

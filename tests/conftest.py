@@ -32,7 +32,7 @@ BASE_CONFIG: dict[str, Any] = {
             "activeColor": "blue",
             "blue": {"image": "asia-docker.pkg.dev/acme/web/front:1.4.2", "replicas": 3},
             "green": {"image": "asia-docker.pkg.dev/acme/web/front:1.5.0", "replicas": 3},
-            "preview": {"pathPrefix": "/test", "header": {"name": "x-preview", "value": "true"}},
+            "preview": {"pathPrefix": "/test", "header": {"name": "x-preview", "value": "true"}, "allowedSourceRanges": ["10.0.0.0/8"]},
             "canaryWeight": 0,
             "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}},
         }

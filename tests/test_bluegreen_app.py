@@ -15,22 +15,25 @@ def app_children(recording, app="front"):
 
 
 def kind_of(resource) -> str:
-    """The Kubernetes kind, or the switch gate (the one child that is not a Kubernetes object)."""
-    return "SwitchGate" if resource.type == GATE_TYPE else resource.inputs["kind"]
+    """The Kubernetes kind, or the dynamic resource's name (the switch gate, the scale-down delay)."""
+    return resource.type.rsplit(":", 1)[1] if resource.type.startswith("pulumi-python:dynamic:") else resource.inputs["kind"]
 
 
 def test_registers_both_colors_service_routing_state_and_the_gate(run_stack, config):
     rec = run_stack(config)
     children = app_children(rec)
-    assert [r.name for r in children if r.type == GATE_TYPE] == ["front-switch-gate"]
-    kinds = sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in children if r.type != GATE_TYPE)
+    dynamic = [r for r in children if r.type.startswith("pulumi-python:dynamic:")]
+    assert sorted(r.name for r in dynamic) == ["front-scale-down-delay", "front-switch-gate"]
+    kinds = sorted((r.inputs["kind"], r.inputs["metadata"]["name"]) for r in children if r not in dynamic)
     assert kinds == [
+        ("AuthorizationPolicy", "front-callers"),
         ("AuthorizationPolicy", "front-preview-gate"),
         ("ConfigMap", "bluegreen-front-dashboard"),
         ("ConfigMap", "front-bluegreen"),
         ("Deployment", "front-blue"),
         ("Deployment", "front-green"),
         ("DestinationRule", "front"),
+        ("NetworkPolicy", "front-callers"),
         ("PodDisruptionBudget", "front-blue"),
         ("PodDisruptionBudget", "front-green"),
         ("Service", "front"),
@@ -68,6 +71,21 @@ def test_exports_colors_images_and_preview_url(run_stack, config):
     }
 
 
+def test_preview_url_is_the_preview_host_when_set(run_stack, config):
+    config["apps"]["front"]["preview"]["host"] = "front-preview.apps.example.com"
+    assert run_stack(config).outputs["apps"]["front"]["previewUrl"] == "http://front-preview.apps.example.com/"
+
+
+def test_preview_is_closed_without_source_ranges(run_stack, config):
+    """No default ranges: without allowedSourceRanges no preview route, no gate, no preview URL."""
+    config["apps"]["front"]["preview"] = {}
+    rec = run_stack(config)
+    vs = find(rec, ":VirtualService", "front")
+    assert [route["name"] for route in vs.inputs["spec"]["http"]] == ["default"]
+    assert "front-preview-gate" not in [r.name for r in app_children(rec)]
+    assert rec.outputs["apps"]["front"]["previewUrl"] is None
+
+
 def test_app_components_follow_their_namespace_and_the_gateway(run_stack, config):
     rec = run_stack(config)
     app = find(rec, APP_TYPE, "front")
@@ -101,8 +119,8 @@ def test_scaling_idle_down_touches_only_that_deployment_and_preview(run_stack, c
     config["apps"]["front"]["green"]["replicas"] = 0
     after = run_stack(config)
     names = sorted(after.by_urn()[urn].name for urn in changed(before, after))
-    # The preview route to a color with no pods goes away with it.
-    assert names == ["front", "front-green"]
+    # The preview route to a color with no pods goes away with it, and the scale-down waits the delay.
+    assert names == ["front", "front-green", "front-scale-down-delay"]
 
 
 def test_flip_with_scale_down_moves_traffic_before_the_old_color_shrinks(run_stack, config):

@@ -36,6 +36,10 @@ def test_defaults_fill_optional_fields():
     assert (app.port, app.health_path, app.active_color, app.canary_weight) == (8080, "/healthz", "blue", 0)
     assert app.blue.replicas == 2 and app.green.image is None
     assert app.preview.path_prefix == "/preview" and app.preview.header.name == "x-preview"
+    # Preview is closed by default (no source ranges, so no routes); callers default to the stack's app namespaces.
+    assert app.preview.allowed_source_ranges is None and not app.preview.active and app.preview.host is None
+    assert app.allowed_callers is None and stack.allowed_callers("a") == ["app"]
+    assert (app.drain.sidecar_mode, app.drain.pre_stop_seconds, app.drain.app_shutdown_seconds) == ("native", 10, 20)
     assert app.resources.limits.memory == "256Mi" and app.read_only_root_filesystem
 
 
@@ -83,6 +87,11 @@ INVALID = [
     ("gateway.namespace", None, "gateway.namespace: must be a valid string, got None"),
     ("apps.front.blue.image", None, "apps.front.blue.image: is required because blue is the activeColor"),
     ("apps.front.blue.replicas", 0, "apps.front.blue.replicas: must be at least 1 because blue is the activeColor, got 0"),
+    ("apps.front.preview.allowedSourceRanges", None, "apps.front.preview.allowedSourceRanges: is required when header, pathPrefix are set: the preview gate has no default ranges"),
+    ("apps.front.preview.host", "front-preview.example.org", "apps.front.preview.host: front-preview.example.org is not served by gateway.hosts"),
+    ("apps.front.preview.host", "front.stg.example.com", "apps.front.preview.host: front.stg.example.com is already routed by app 'front'"),
+    ("apps.front.preview.host", "Front_Preview", "apps.front.preview.host: must be a lowercase DNS hostname"),
+    ("apps.front.allowedCallers", ["Not_A_Label"], "apps.front.allowedCallers.0: must be a DNS-1123 label"),
     ("apps.front.canaryWeight", 100, None),  # valid: the whole default share to the idle color
 ]
 
@@ -146,3 +155,26 @@ def test_program_rejects_bad_config_before_registering_anything(config):
     assert "apps.front.canaryWeight: must be between 0 and 100, got 150" in str(err.value)
     assert "Traceback" not in str(err.value)
     assert recording.resources == []
+
+
+def test_allowed_callers_default_to_the_stacks_app_namespaces(config):
+    config["apps"]["api"] = {"namespace": "api", "hosts": ["api.apps.example.com"], "blue": {"image": "r/api:1"}}
+    stack = parse_stack_config(config)
+    assert stack.allowed_callers("api") == stack.allowed_callers("front") == ["api", "app"]
+    config["apps"]["api"]["allowedCallers"] = ["batch"]
+    assert parse_stack_config(config).allowed_callers("api") == ["api", "batch"]  # its own namespace always
+
+
+def test_preview_enabled_explicitly_needs_ranges(config):
+    front(config)["preview"] = {"enabled": True}
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(config)
+    assert err.value.problems == [
+        "apps.front.preview.allowedSourceRanges: is required when enabled is set: the preview gate has no default ranges "
+        "(set enabled: false to turn preview off)"
+    ]
+
+
+def test_preview_off_needs_no_ranges(config):
+    front(config)["preview"] = {"enabled": False, "pathPrefix": "/test"}
+    assert not parse_stack_config(config).apps["front"].preview.active

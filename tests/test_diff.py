@@ -160,3 +160,29 @@ def test_cli_invalid_working_tree_exits_1(history):
         path.write_text(flipped)
     assert result.exit_code == EXIT_ERROR
     assert "working tree: the program refused to plan" in result.output and "apps.front.activeColor" in result.output
+
+
+def test_cli_refuses_a_cluster_replacement_and_flags_a_pool_replacement(tmp_path):
+    """`make diff` on a replace-forcing change: a pool replacement is shown loudly (exit 2), a cluster one fails (exit 1)."""
+    import copy
+
+    project = tmp_path / "project"
+    copy_program(project)
+    managed = copy.deepcopy(BASE_CONFIG)
+    managed["cluster"]["manage"] = True
+    path = write_stack(project, "stg", managed)
+    git(project, "init", "-q")
+    git(project, "add", ".")
+    git(project, "commit", "-qm", "managed cluster")
+    runner = CliRunner()
+
+    path.write_text(edit_text(path.read_text(), PROJECT, {"nodePool.serviceAccountId": "apps-nodes-v2"}))
+    pool = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])
+    assert pool.exit_code == EXIT_CHANGES, pool.output
+    assert "!! REPLACE: NodePool apps (changed: nodeConfig.serviceAccount) is deleted first" in pool.output
+
+    git(project, "checkout", "-q", "Pulumi.stg.yaml")
+    path.write_text(edit_text(path.read_text(), PROJECT, {"cluster.network": "other-vpc"}))
+    cluster = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])
+    assert cluster.exit_code == EXIT_ERROR, cluster.output
+    assert "!! REFUSED: Cluster acme-stg would be REPLACED (changed: network)" in cluster.output

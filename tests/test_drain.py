@@ -23,34 +23,57 @@ def pod(manifest):
     return manifest["spec"]["template"]
 
 
-def test_default_drain_timings(config):
+def proxy_config(template):
+    return json.loads(template["metadata"]["annotations"]["proxy.istio.io/config"])
+
+
+def test_default_drain_is_native_sidecar(config):
     template = pod(workload.deployment("front", app_config(config), "green"))
     container = template["spec"]["containers"][0]
     assert container["lifecycle"] == {"preStop": {"sleep": {"seconds": 10}}}
     assert template["spec"]["terminationGracePeriodSeconds"] == 45
-    proxy = json.loads(template["metadata"]["annotations"]["proxy.istio.io/config"])
-    assert proxy == {"holdApplicationUntilProxyStarts": True, "terminationDrainDuration": "15s"}
+    # A native sidecar exits after the app: terminationDrainDuration is unused, so it is not set.
+    assert proxy_config(template) == {"holdApplicationUntilProxyStarts": True}
+    assert template["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"] == "true"
 
 
-def test_configured_drain_timings_reach_the_pod(config):
-    cfg = app_config(config, preStopSeconds=20, proxyDrainSeconds=25, terminationGracePeriodSeconds=90)
+def test_classic_sidecar_drains_until_the_app_has_stopped(config):
+    cfg = app_config(config, sidecarMode="classic", preStopSeconds=20, appShutdownSeconds=10, terminationGracePeriodSeconds=90)
     template = pod(workload.deployment("front", cfg, "blue"))
     assert template["spec"]["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"] == 20
     assert template["spec"]["terminationGracePeriodSeconds"] == 90
-    assert json.loads(template["metadata"]["annotations"]["proxy.istio.io/config"])["terminationDrainDuration"] == "25s"
+    assert template["metadata"]["annotations"]["sidecar.istio.io/nativeSidecar"] == "false"
+    # Default proxy drain: from the pod's termination start until the app stopped (preStop + shutdown).
+    assert proxy_config(template)["terminationDrainDuration"] == "30s"
+    explicit = app_config(config, sidecarMode="classic", proxyDrainSeconds=40, terminationGracePeriodSeconds=60)
+    assert proxy_config(pod(workload.deployment("front", explicit, "blue")))["terminationDrainDuration"] == "40s"
 
 
 @pytest.mark.parametrize(
     "timings, expected",
     [
         (
-            {"preStopSeconds": 30, "proxyDrainSeconds": 30, "terminationGracePeriodSeconds": 30},
-            ["apps.front.drain.terminationGracePeriodSeconds: must be greater than preStopSeconds and proxyDrainSeconds (30), got 30"],
+            {"preStopSeconds": 20, "appShutdownSeconds": 25, "terminationGracePeriodSeconds": 45},
+            ["apps.front.drain.terminationGracePeriodSeconds: must be greater than preStopSeconds + appShutdownSeconds (45), "
+             "leaving the native sidecar time to exit, got 45"],
         ),
         (
-            {"preStopSeconds": 20, "proxyDrainSeconds": 5},
-            ["apps.front.drain.proxyDrainSeconds: must be at least preStopSeconds (20), got 5"],
+            {"proxyDrainSeconds": 30},
+            ["apps.front.drain.proxyDrainSeconds: applies only when sidecarMode is classic: a native sidecar drains in its "
+             "own preStop and exits after the app"],
         ),
+        (
+            # Accepted before: the classic proxy would stop as the app starts shutting down.
+            {"sidecarMode": "classic", "preStopSeconds": 10, "proxyDrainSeconds": 10},
+            ["apps.front.drain.proxyDrainSeconds: must be at least preStopSeconds + appShutdownSeconds (30): the classic "
+             "sidecar stops that long after the pod starts terminating and must outlive the app, got 10"],
+        ),
+        (
+            {"sidecarMode": "classic", "proxyDrainSeconds": 50},
+            ["apps.front.drain.terminationGracePeriodSeconds: must be greater than proxyDrainSeconds (50) and "
+             "preStopSeconds + appShutdownSeconds (30), got 45"],
+        ),
+        ({"sidecarMode": "ambient"}, ["apps.front.drain.sidecarMode: must be 'native' or 'classic', got 'ambient'"]),
         ({"preStopSeconds": 0}, ["apps.front.drain.preStopSeconds: must be between 1 and 120, got 0"]),
         ({"sleepSeconds": 5}, ["apps.front.drain.sleepSeconds: unknown key"]),
     ],

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.config import parse_stack_config
+from components.config import ConfigError, parse_stack_config
 from components.istio import KUBECONFIG_ENV, install_script, operator_document, uninstall_script
 from components.istio_addons import CHARTS
 from components.node_pool import placement
@@ -177,7 +177,44 @@ def test_install_reapplies_on_spec_or_version_change(run_stack, config):
     config["istio"]["operator"] = {"components": {"cni": {"enabled": True}}, "meshConfig": {"accessLogFile": "/dev/stdout"}}
     respec = find(run_stack(config), INSTALL, "istioctl-install").inputs
     assert respec["stdin"] != bumped["stdin"] and respec["update"] == bumped["update"]
-    assert base["delete"] == uninstall_script(None)
+
+
+def test_the_mesh_is_uninstalled_only_on_explicit_opt_in(run_stack, config):
+    """Deleting the install resource (a destroy, or a URN change) must not run `istioctl uninstall --purge`
+    unless istio.uninstallOnDestroy asks for it."""
+    install = find(run_stack(config), INSTALL, "istioctl-install")
+    assert "delete" not in install.inputs
+    assert "deleteBeforeReplace" not in install.options and "triggers" not in install.inputs  # changes update, never replace
+    config["istio"]["uninstallOnDestroy"] = True
+    assert find(run_stack(config), INSTALL, "istioctl-install").inputs["delete"] == uninstall_script(None)
+    config["istio"]["operator"] = {"revision": "1-30-0", "components": {"cni": {"enabled": True}}}
+    assert find(run_stack(config), INSTALL, "istioctl-install").inputs["delete"] == uninstall_script("1-30-0")
+
+
+def test_install_urn_is_pinned_and_renames_go_through_aliases(run_stack, config):
+    import components.istio as istio
+
+    install = find(run_stack(config), INSTALL, "istioctl-install")
+    assert install.urn.endswith("bluegreen:istio:IstioMesh$command:local:Command::istioctl-install")
+    try:
+        istio.INSTALL_ALIASES.append(__import__("pulumi").Alias(name="istio-install"))
+        aliased = find(run_stack(config), INSTALL, "istioctl-install")
+    finally:
+        istio.INSTALL_ALIASES.clear()
+    assert [a["spec"]["name"] for a in aliased.options["aliases"]] == ["istio-install"]
+
+
+def test_uninstall_on_destroy_is_an_install_mode_key(config):
+    config["istio"] = {"mode": "existing", "uninstallOnDestroy": True}
+    with pytest.raises(ConfigError, match="istio.uninstallOnDestroy: applies only when istio.mode is install"):
+        parse_stack_config(config)
+
+
+def test_jaeger_values_keep_only_what_all_in_one_reads(run_stack, config):
+    values = find(run_stack(config), ":Release", "jaeger").inputs["values"]
+    assert values["allInOne"] == {"enabled": True}  # the chart itself sets COLLECTOR_ZIPKIN_HOST_PORT=:9411
+    assert values["collector"] == {"enabled": False}  # collector.service.* is not read in all-in-one mode
+    assert "COLLECTOR_ZIPKIN_HOST_PORT" not in json.dumps(values)
 
 
 @pytest.fixture

@@ -71,3 +71,53 @@ def test_preview_gate_denies_outsiders_on_both_preview_matches(config):
         assert rule["to"][0]["operation"]["hosts"] == ["front.stg.example.com", "front.stg.example.com:*"]
     assert path_rule["to"][0]["operation"]["paths"] == ["/test", "/test/*"]
     assert header_rule["when"] == [{"key": "request.headers[x-preview]", "values": ["true"]}]
+
+
+PREVIEW_HOST = "front-preview.apps.example.com"  # covered by the fixture's gateway.hosts *.apps.example.com
+
+
+def test_preview_host_sends_every_request_to_the_idle_color_first(config):
+    config["apps"]["front"]["preview"]["host"] = PREVIEW_HOST
+    _, _, vs = render(config, canaryWeight=10)
+    assert vs["spec"]["hosts"] == ["front.stg.example.com", PREVIEW_HOST, HOST]
+    by_host = vs["spec"]["http"][0]
+    assert by_host["name"] == "preview-host"
+    # The Host header with or without a port; no rewrite: assets, links and redirects stay on the preview host.
+    assert by_host["match"] == [{"authority": {"regex": r"^front-preview\.apps\.example\.com(:[0-9]+)?$"}}]
+    assert "rewrite" not in by_host and destinations(by_host) == [("green", 100)]
+    assert [r["name"] for r in vs["spec"]["http"]] == ["preview-host", "preview-path", "preview-header", "default"]
+
+
+def test_preview_gate_closes_the_preview_host_to_outsiders(config):
+    config["apps"]["front"]["preview"].update(host=PREVIEW_HOST, allowedSourceRanges=["203.0.113.0/24"])
+    app, gateway, _ = render(config)
+    host_rule, path_rule, header_rule = istio_routing.preview_gate("front", app, gateway)["spec"]["rules"]
+    assert host_rule == {
+        "from": [{"source": {"notRemoteIpBlocks": ["203.0.113.0/24"]}}],
+        "to": [{"operation": {"hosts": [PREVIEW_HOST, f"{PREVIEW_HOST}:*"]}}],
+    }
+    assert "paths" in path_rule["to"][0]["operation"] and "when" in header_rule
+
+
+def test_routing_table_names_the_preview_host(config):
+    from cli.plan import routing_tables
+    from cli.traffic import from_routing_rows
+
+    config["apps"]["front"]["preview"]["host"] = PREVIEW_HOST
+    _, _, vs = render(config)
+    rows = routing_tables([vs])["front"]
+    assert rows[0] == (f"host {PREVIEW_HOST}", "green", 100)
+    traffic = from_routing_rows(rows)
+    assert traffic.split == (("blue", 100),) and traffic.preview == ("green",)
+
+
+def test_policy_pack_passes_a_stack_with_a_preview_host_and_catches_it_serving_the_active_color(run_stack, config):
+    from cli.policy_check import check
+
+    config["apps"]["front"]["preview"]["host"] = PREVIEW_HOST
+    rec = run_stack(config)
+    assert check("stg", rec) == []
+    # preview-never-active reads the preview-host route like the other preview routes.
+    vs = next(r for r in rec.resources if r.type.endswith(":VirtualService"))
+    vs.inputs["spec"]["http"][0]["route"][0]["destination"]["subset"] = "blue"
+    assert [v.policy for v in check("stg", rec)] == ["preview-never-active"]

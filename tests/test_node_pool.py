@@ -4,7 +4,6 @@ from __future__ import annotations
 import base64
 
 import yaml
-from pulumi.runtime import rpc
 
 from components.config import parse_stack_config
 from components.node_pool import INITIAL_NODE_COUNT, NODE_ROLES, POOL_LABEL, node_pool_args, placement
@@ -12,8 +11,6 @@ from tests.conftest import find
 from tests.test_platform_order import waits_for
 
 POOL = "gcp:container/nodePool:NodePool"
-# How the engine sees a secret input: {sig key: secret sig, "value": ...}.
-SECRET_SIG, SECRET_MARK = rpc._special_sig_key, rpc._special_secret_sig
 
 
 def test_existing_cluster_is_looked_up_not_created(run_stack, config):
@@ -101,7 +98,12 @@ def test_node_pool_is_hardened_and_autoscaled(run_stack, config):
     assert node["serviceAccount"] == "apps-nodes@acme-stg.iam.gserviceaccount.com"
     assert find(rec, ":Account", "apps-nodes").inputs["accountId"] == "apps-nodes"
     members = rec.of_type("gcp:projects/iAMMember:IAMMember")
-    assert sorted(m.inputs["role"] for m in members) == sorted(NODE_ROLES)
+    # GKE's node role on the cluster's project; image reads there and on the images' project (acme).
+    assert sorted((m.inputs["role"], m.inputs["project"]) for m in members) == [
+        ("roles/artifactregistry.reader", "acme"), ("roles/artifactregistry.reader", "acme-stg"),
+        ("roles/container.defaultNodeServiceAccount", "acme-stg"),
+    ]
+    assert set(NODE_ROLES) == {m.inputs["role"] for m in members}
     assert {m.inputs["member"] for m in members} == {"serviceAccount:apps-nodes@acme-stg.iam.gserviceaccount.com"}
 
 
@@ -127,8 +129,8 @@ def test_provider_uses_the_cluster_with_the_gke_auth_plugin(run_stack, config):
     rec = run_stack(config)
     provider = find(rec, "pulumi:providers:kubernetes", "gke").inputs
     assert provider["enableConfigMapMutable"] == "true"  # provider config travels as text
-    assert provider["kubeconfig"][SECRET_SIG] == SECRET_MARK  # kept secret in state
-    kubeconfig = yaml.safe_load(provider["kubeconfig"]["value"])
+    assert "kubeconfig" in find(rec, "pulumi:providers:kubernetes", "gke").options["secretInputs"]  # kept secret in state
+    kubeconfig = yaml.safe_load(provider["kubeconfig"])
     cluster = kubeconfig["clusters"][0]["cluster"]
     assert cluster["server"] == "https://PLACEHOLDER.endpoint.invalid"
     assert "PLACEHOLDER" in base64.b64decode(cluster["certificate-authority-data"]).decode()

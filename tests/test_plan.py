@@ -62,7 +62,9 @@ def test_routing_table_reads_back_the_virtual_services(stg_plan):
     tables = routing_tables(stg_plan.manifests)
     assert tables["front"][-1] == ("default", "blue", 100)
     assert ("default", "green", 90) in tables["api"] and ("default", "blue", 10) in tables["api"]
-    assert tables["front"][1] == ("header x-preview=true", "green", 100)
+    # stg's front is previewed on its own host first, then by path and header.
+    assert [row[0] for row in tables["front"][:3]] == ["host front-preview.stg.example.com", "path /test (exact) | path /test/* -> rewrite /", "header x-preview=true"]
+    assert {row[1:] for row in tables["front"][:3]} == {("green", 100)}
 
 
 def test_cli_plan_prints_summary_and_writes_build(tmp_path):

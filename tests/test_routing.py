@@ -42,6 +42,21 @@ def test_preview_routes_reach_only_the_idle_color_and_come_first(config):
     assert header.header == ("x-preview", "true") and not header.rewrite_to_root
 
 
+def test_preview_host_route_comes_first_without_rewrite(config):
+    config["apps"]["front"]["preview"]["host"] = "front-preview.apps.example.com"
+    model = model_for(config)
+    assert [route.name for route in model.routes] == ["preview-host", "preview-path", "preview-header", "default"]
+    by_host = model.preview[0]
+    assert by_host.host == "front-preview.apps.example.com" and by_host.destinations == (Destination("green", 100),)
+    assert not by_host.rewrite_to_root and by_host.path_prefix is None and by_host.header is None
+
+
+def test_preview_is_closed_without_source_ranges(config):
+    """No default ranges (10.0.0.0/8 would admit every pod and node): no ranges, no preview routes."""
+    model = model_for(config, preview={})
+    assert model.preview == () and model.routed_colors == {"blue"}
+
+
 def test_no_preview_route_to_an_idle_color_that_cannot_serve(config):
     assert model_for(config, green={"image": "r/front:2", "replicas": 0}).preview == ()
     assert model_for(config, green={}).preview == ()

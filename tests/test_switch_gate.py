@@ -388,6 +388,7 @@ def with_second_app(config: dict) -> dict:
     config["apps"]["back"] = {
         "namespace": "back", "hosts": ["back.apps.example.com"], "activeColor": "green",
         "blue": {"image": "r/back:1"}, "green": {"image": "r/back:2"},
+        "preview": {"allowedSourceRanges": ["10.0.0.0/8"]},  # preview (so the idle color is routed) needs ranges
     }
     return config
 
@@ -406,8 +407,9 @@ def test_every_app_gets_a_gate_that_routing_waits_for(run_stack, config):
 
 
 def test_gate_reaches_the_cluster_the_stack_uses(run_stack, config):
-    gke = find(run_stack(config), GATE_TYPE, "front-switch-gate").inputs["cluster"]
-    kubeconfig = gke["value"]["kubeconfig"]  # the GKE cluster's kubeconfig, a secret
+    gate = find(run_stack(config), GATE_TYPE, "front-switch-gate")
+    assert "cluster" in gate.options["secretInputs"]  # the GKE cluster's kubeconfig, a secret
+    kubeconfig = gate.inputs["cluster"]["kubeconfig"]
     assert "gke-gcloud-auth-plugin" in kubeconfig and "token" not in yaml.safe_load(kubeconfig)["users"][0]["user"]
     local = {**config, "cluster": {"mode": "kubeconfig", "context": "kind-kind"}, "istio": {"mode": "existing"}}
     assert find(run_stack(local), GATE_TYPE, "front-switch-gate").inputs["cluster"] == {"context": "kind-kind"}

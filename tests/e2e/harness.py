@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +115,13 @@ def live_weights(env: dict[str, str], namespace: str, app: str) -> dict[str, int
     vs = kubectl_json(env, "get", "virtualservices.networking.istio.io", app, "-n", namespace)
     default = vs["spec"]["http"][-1]["route"]
     return {r["destination"]["subset"]: r.get("weight", 100) for r in default if r.get("weight", 100)}
+
+
+def last_applied(env: dict[str, str], kind: str, name: str, namespace: str) -> datetime:
+    """When Pulumi last wrote the object's spec (its field manager's time; status writes left out)."""
+    fields = kubectl_json(env, "get", kind, name, "-n", namespace)["metadata"]["managedFields"]
+    times = [f["time"] for f in fields if f["manager"].startswith("pulumi") and not f.get("subresource")]
+    return max(datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times)
 
 
 def is_subset(planned: Any, live: Any, path: str = "") -> list[str]:

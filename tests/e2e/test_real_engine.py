@@ -11,7 +11,7 @@ import yaml
 from pulumi import automation as auto
 
 from tests.conftest import ROOT
-from tests.e2e.harness import LocalStack, is_subset, kubectl_json, live_weights
+from tests.e2e.harness import LocalStack, is_subset, kubectl_json, last_applied, live_weights
 from tests.test_promotion_prometheus import prometheus_url  # noqa: F401  (the real Prometheus fixture)
 
 APPS = {"front": "app", "api": "api"}  # app -> namespace, as in Pulumi.local.yaml
@@ -55,6 +55,17 @@ def test_first_up_makes_every_deployment_available_and_routes_to_the_active_colo
         assert available == "True" and status.get("availableReplicas") == deployment["spec"]["replicas"], name
     for app, namespace in APPS.items():
         assert live_weights(env, namespace, app) == {ACTIVE[app]: 100}
+
+
+def test_front_may_call_api_across_namespaces_on_the_live_policies(env):
+    """Pulumi.local.yaml's front (namespace app) calls api (namespace api): both policies admit it."""
+    netpol = kubectl_json(env, "get", "networkpolicy", "api-callers", "-n", "api")["spec"]
+    selected = [e["values"] for rule in netpol["ingress"] for peer in rule["from"]
+                for e in peer.get("namespaceSelector", {}).get("matchExpressions", []) if e["key"] == "kubernetes.io/metadata.name"]
+    assert selected == [["api", "app"]]
+    authz = kubectl_json(env, "get", "authorizationpolicies.security.istio.io", "api-callers", "-n", "api")["spec"]
+    assert authz["action"] == "ALLOW"
+    assert [f["source"]["namespaces"] for rule in authz["rules"] for f in rule["from"]] == [["api", "app", "istio-system"]]
 
 
 def test_no_drift_right_after_up(local_stack: LocalStack):
@@ -138,6 +149,27 @@ def test_promotion_analysis_against_real_prometheus(local_stack: LocalStack, env
     assert "success rate" in str(refused.value) and "below minSuccessRate" in str(refused.value)
     assert live_weights(env, "app", "front") == {"green": 100}  # routing stayed where it was
     local_stack.cli("config", "rm", "--path", "bluegreen-platform:apps.front.promotion", "--stack", local_stack.name)
+    local_stack.up()
+    assert live_weights(env, "app", "front") == {"blue": 100}
+
+
+def test_flip_and_scale_down_in_one_up_waits_the_delay_after_the_routing_change(local_stack: LocalStack, env):
+    delay = 10
+    local_stack.set_path("apps.front.drain.scaleDownDelaySeconds", str(delay))
+    local_stack.up()
+    local_stack.set_path("apps.front.activeColor", "green")
+    local_stack.set_path("apps.front.blue.replicas", "0")
+    timed("flip and scale-down in one up", local_stack.up)
+    assert live_weights(env, "app", "front") == {"green": 100}
+    assert kubectl_json(env, "get", "deployment", "front-blue", "-n", "app")["spec"]["replicas"] == 0
+    routing_changed = last_applied(env, "virtualservices.networking.istio.io", "front", "app")
+    scaled_down = last_applied(env, "deployment", "front-blue", "app")
+    gap = (scaled_down - routing_changed).total_seconds()
+    print(f"scale-down {gap:.0f}s after the VirtualService update (delay {delay}s; managedFields have 1 s resolution)")
+    assert gap >= delay - 1
+    local_stack.set_path("apps.front.blue.replicas", "2")  # the way back: scale up first, then flip
+    local_stack.up()
+    local_stack.set_path("apps.front.activeColor", "blue")
     local_stack.up()
     assert live_weights(env, "app", "front") == {"blue": 100}
 
