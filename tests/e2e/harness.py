@@ -119,7 +119,7 @@ def live_weights(env: dict[str, str], namespace: str, app: str) -> dict[str, int
 
 def last_applied(env: dict[str, str], kind: str, name: str, namespace: str) -> datetime:
     """When Pulumi last wrote the object's spec (its field manager's time; status writes left out)."""
-    fields = kubectl_json(env, "get", kind, name, "-n", namespace)["metadata"]["managedFields"]
+    fields = kubectl_json(env, "get", kind, name, "-n", namespace, "--show-managed-fields")["metadata"]["managedFields"]
     times = [f["time"] for f in fields if f["manager"].startswith("pulumi") and not f.get("subresource")]
     return max(datetime.fromisoformat(t.replace("Z", "+00:00")) for t in times)
 
