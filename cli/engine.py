@@ -22,6 +22,8 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from components.fields import whole_numbers
+
 from .placeholders import COMPUTED, INVOKE_ANSWERS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,17 +63,6 @@ class Recording:
 
     def by_urn(self) -> dict[str, Registration]:
         return {r.urn: r for r in self.resources}
-
-
-def _plain(value: Any) -> Any:
-    """Engine numbers are floats; whole ones go back to ints as the manifests wrote them."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 DYNAMIC_PROVIDER_KEY = "__provider"
@@ -120,7 +111,7 @@ class _Mocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         answer = INVOKE_ANSWERS.get(args.token, lambda a: {})(args.args)
-        self.recording.invokes.append(Invoke(args.token, _plain(args.args), answer))
+        self.recording.invokes.append(Invoke(args.token, whole_numbers(args.args), answer))
         return answer
 
 
@@ -141,7 +132,7 @@ class RecordingMonitor(mocks.MockMonitor):
                     dependencies=sorted(set(request.dependencies)),
                     provider=request.provider,
                     custom=request.custom,
-                    inputs=_readable_inputs(request.type, _plain(_revealed(rpc.deserialize_properties(request.object)))),
+                    inputs=_readable_inputs(request.type, whole_numbers(_revealed(rpc.deserialize_properties(request.object)))),
                     options=_options(request),
                 )
             )
@@ -223,7 +214,7 @@ def run_program(
     set_all_config(config, secret_keys or [])
     stack_resource = settings.get_root_resource()
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
-    recording.outputs = _plain(_sync_await(_resolve(stack_resource.outputs)))
+    recording.outputs = whole_numbers(_sync_await(_resolve(stack_resource.outputs)))
     return recording
 
 

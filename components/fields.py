@@ -90,3 +90,14 @@ class KeyedProblems(ValueError):
 
 class Model(BaseModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, frozen=True, strict=False)
+
+
+def whole_numbers(value: Any) -> Any:
+    """The engine hands numbers over as floats; whole ones become ints again, as the manifests wrote them."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [whole_numbers(v) for v in value]
+    return value

@@ -30,6 +30,7 @@ from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider,
 
 from . import naming, promotion
 from .config import COLORS, AppConfig, Color, PromotionAnalysis, duration_seconds
+from .fields import whole_numbers
 from .promotion_gate import check_metrics, to_stderr
 from .routing import RoutingModel
 
@@ -63,17 +64,6 @@ def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Ma
     }
 
 
-def _whole(value: Any) -> Any:
-    """The engine hands numbers over as floats; whole ones become ints again (for comparing and reporting)."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: _whole(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_whole(v) for v in value]
-    return value
-
-
 @dataclass(frozen=True)
 class GateInputs:
     app: str
@@ -86,7 +76,7 @@ class GateInputs:
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> GateInputs:
         analysis = props.get("analysis")
-        replicas = _whole(dict(props.get("replicas") or {}))
+        replicas = whole_numbers(dict(props.get("replicas") or {}))
         unknown = sorted(set(replicas) - set(COLORS))
         if unknown:
             raise ValueError(f"replicas must name blue and/or green, got {unknown}")
@@ -96,7 +86,7 @@ class GateInputs:
             weights=promotion.as_weights(props["weights"]),
             replicas=replicas,
             timeout_seconds=int(props["readinessTimeoutSeconds"]),
-            analysis=PromotionAnalysis.model_validate(_whole(analysis)) if analysis else None,
+            analysis=PromotionAnalysis.model_validate(whole_numbers(analysis)) if analysis else None,
         )
 
 
@@ -246,7 +236,7 @@ class SwitchGateProvider(ResourceProvider):
         time.sleep(seconds)
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
-        changed = [key for key in GATED_KEYS if _whole(olds.get(key)) != _whole(news.get(key))]
+        changed = [key for key in GATED_KEYS if whole_numbers(olds.get(key)) != whole_numbers(news.get(key))]
         return DiffResult(changes=bool(changed), replaces=[], delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
