@@ -57,6 +57,24 @@ def _keeping_client_address(gateway: dict[str, Any]) -> dict[str, Any]:
     return gateway
 
 
+GATEWAY_POD_LABELS = {"istio": "ingressgateway"}  # what Istio's gateway chart puts on every ingress gateway pod
+
+
+def _spread(gateway: dict[str, Any]) -> dict[str, Any]:
+    """Gateway pods prefer other nodes, then other zones, so a node drain or a zone outage leaves some
+    serving (the PodDisruptionBudget then guards voluntary evictions). A spec's own affinity wins."""
+    selector = {"matchLabels": dict(gateway.get("label") or GATEWAY_POD_LABELS)}
+    gateway.setdefault("k8s", {}).setdefault("affinity", {
+        "podAntiAffinity": {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}},
+                {"weight": 50, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "topology.kubernetes.io/zone"}},
+            ]
+        }
+    })
+    return gateway
+
+
 def _chart_min_replicas(spec: dict[str, Any]) -> dict[str, Any]:
     """Istio's charts render the gateway's and istiod's PodDisruptionBudget only when `autoscaleMin > 1`;
     `k8s.hpaSpec` and `k8s.podDisruptionBudget` only patch what the charts rendered. So the chart values
@@ -80,7 +98,7 @@ def operator_spec(cfg: IstioConfig, placement: dict[str, Any]) -> dict[str, Any]
     for component in [components.setdefault("pilot", {}), *components["ingressGateways"], *components.get("egressGateways", [])]:
         _with_placement(component, placement)
     for gateway in components["ingressGateways"]:
-        _keeping_client_address(gateway)
+        _spread(_keeping_client_address(gateway))
     # Istio CNI (required here) installs its binary where GKE's COS nodes look for CNI plugins.
     spec.setdefault("values", {}).setdefault("global", {}).setdefault("platform", "gke")
     if cfg.addons.jaeger.enabled:

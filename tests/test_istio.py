@@ -69,6 +69,11 @@ def test_default_spec_installs_an_ingress_gateway_on_the_pool(config):
                 "nodeSelector": {"cloud.google.com/gke-nodepool": "apps"},
                 # The preview gate matches client addresses: the load balancer must not SNAT them.
                 "service": {"externalTrafficPolicy": "Local"},
+                # Gateway pods prefer other nodes, then other zones.
+                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "kubernetes.io/hostname"}},
+                    {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "topology.kubernetes.io/zone"}},
+                ]}},
             },
         }
     ]
@@ -93,6 +98,16 @@ def test_chart_min_replicas_follow_hpa_spec_so_the_budgets_render(config, gatewa
     }
     stack = parse_stack_config(config)
     assert operator_document(stack.istio, placement(stack.node_pool))["spec"]["values"] == values
+
+
+def test_a_spec_that_places_its_gateway_keeps_its_own_affinity(config):
+    own = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
+        {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "topology.kubernetes.io/zone"}]}}
+    config["istio"]["operator"] = {"components": {"cni": {"enabled": True}, "ingressGateways": [
+        {"name": "istio-ingressgateway", "enabled": True, "k8s": {"affinity": own}}]}}
+    stack = parse_stack_config(config)
+    gateway = operator_document(stack.istio, placement(stack.node_pool))["spec"]["components"]["ingressGateways"][0]
+    assert gateway["k8s"]["affinity"] == own
 
 
 def test_cluster_ip_gateways_get_no_external_traffic_policy(config):

@@ -29,6 +29,8 @@ def test_manifest_generate_accepts_the_rendered_istio_operator_and_renders_the_b
     documents = [d for d in yaml.safe_load_all(done.stdout) if d]
     assert {"Deployment", "Service", "MutatingWebhookConfiguration"} <= {d["kind"] for d in documents}
     assert {d["metadata"]["name"] for d in documents if d["kind"] == "PodDisruptionBudget"} == budgets
+    gateway = next(d for d in documents if d["kind"] == "Deployment" and d["metadata"]["name"] == "istio-ingressgateway")
+    assert gateway["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"]  # spread over nodes and zones
 
 
 @pytest.mark.parametrize("stack", ["stg", "prod"])
