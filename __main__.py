@@ -19,6 +19,7 @@ except ConfigError as err:
     raise pulumi.RunError(f"invalid stack config:\n{err}") from None
 # Validated plain; inputs derived from a secret config key are registered as secrets (components/secrets.py).
 secret_config = keep_config_secrets(PROJECT, raw_config)
+stack_namespaces = sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())})
 
 # Platform: cluster -> node pool -> Istio; every Kubernetes resource goes through `provider`, which
 # waits for the node pool. On a cluster reached by kubeconfig there is no GCP resource and no pool.
@@ -29,9 +30,7 @@ if config.cluster.gke:
         pulumi.log.warn(f"image pull access not granted by this stack: {problem}")
     cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster, node_pool=config.node_pool))
     # An existing cluster: the namespaces this stack creates must not be someone else's (checked live).
-    cluster.check_namespaces(
-        sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())}), config.cluster.adopt_namespaces
-    )
+    cluster.check_namespaces(stack_namespaces, config.cluster.adopt_namespaces)
     node_pool = NodePool(
         config.node_pool.name,
         NodePoolArgs(
@@ -68,7 +67,7 @@ namespaces = {
         ),
         pulumi.ResourceOptions(providers=[provider], depends_on=platform),
     )
-    for ns in sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())})
+    for ns in stack_namespaces
 }
 gateway = IngressGateway(
     config.gateway.name,
