@@ -98,7 +98,7 @@ def _wait_for_data(url: str, server: subprocess.Popen, log: Path, limit: float =
                 if _has_data(client):
                     print(f"prometheus had data for both colors after {time.monotonic() - started:.1f}s")
                     return
-            except httpx.TransportError:
+            except (httpx.TransportError, ValueError):  # not listening yet, or 503 text while the TSDB starts
                 pass
             time.sleep(0.5)
     pytest.fail(f"prometheus had no data for both colors within {limit}s:\n{log.read_text()}")
