@@ -10,6 +10,7 @@ import pulumi_gcp as gcp
 import pulumi_kubernetes as k8s
 import yaml
 
+from .kube_client import api_client
 from .naming import MANAGED_BY
 from .platform_config import ClusterConfig, NodePoolConfig
 
@@ -139,9 +140,9 @@ def namespace_conflicts(wanted: list[str], existing: dict[str, dict[str, str]], 
 
 def live_namespaces(kubeconfig_text: str) -> dict[str, dict[str, str]]:
     """Labels of every namespace in the cluster, read with the official client (as the switch gate does)."""
-    from kubernetes import client, config
+    from kubernetes import client
 
-    api = client.CoreV1Api(config.new_client_from_config_dict(yaml.safe_load(kubeconfig_text), persist_config=False))
+    api = client.CoreV1Api(api_client({"kubeconfig": kubeconfig_text}))
     return {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in api.list_namespace().items}
 
 

@@ -19,18 +19,17 @@ no closures, no clients. Cluster access comes in the `cluster` input and is neve
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 import pulumi
-import yaml
 from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 from . import naming, promotion
 from .config import COLORS, AppConfig, Color, PromotionAnalysis, duration_seconds
 from .fields import whole_numbers
+from .kube_client import api_client
 from .promotion_gate import check_metrics, to_stderr
 from .routing import RoutingModel
 
@@ -198,19 +197,10 @@ def _timed_out(app: str, pending: list[ColorState], timeout_seconds: float) -> s
 
 
 def apps_api(cluster: Mapping[str, Any]) -> Any:
-    """An AppsV1Api for `cluster`: {"kubeconfig": text} (GKE mode), or {"path", "context"} (either may be
-    absent: $KUBECONFIG, then ~/.kube/config, and its current context). Exec credential plugins
-    (gke-gcloud-auth-plugin) run as kubectl would run them."""
-    from kubernetes import client, config
+    """An AppsV1Api for `cluster` (see kube_client.api_client)."""
+    from kubernetes import client
 
-    context = cluster.get("context")
-    if cluster.get("kubeconfig"):
-        api = config.new_client_from_config_dict(yaml.safe_load(cluster["kubeconfig"]), context=context, persist_config=False)
-    else:
-        path = cluster.get("path")
-        file = os.path.expanduser(path) if path else os.environ.get("KUBECONFIG", "~/.kube/config")
-        api = config.new_client_from_config(config_file=file, context=context, persist_config=False)
-    return client.AppsV1Api(api)
+    return client.AppsV1Api(api_client(cluster))
 
 
 # --- the dynamic provider and resource ----------------------------------------------------------------
