@@ -1,15 +1,25 @@
 """bluegreen-platform: load and validate stack config, build the components, export outputs."""
 import pulumi
 
-from components.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
-from components.cluster import GkeCluster, GkeClusterArgs, kubeconfig_provider, kubernetes_provider
+from components.app.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
 from components.config import ConfigError, parse_stack_config, raw_pulumi_config
-from components.gateway import IngressGateway, IngressGatewayArgs, scheme
-from components.istio import IstioMesh, IstioMeshArgs
-from components.mesh_namespace import MeshNamespace, MeshNamespaceArgs
-from components.naming import PROJECT
-from components.node_pool import NodePool, NodePoolArgs, image_access, placement
-from components.secrets import export, keep_config_secrets
+from components.platform.cluster import (
+    GkeCluster,
+    GkeClusterArgs,
+    kubeconfig_provider,
+    kubernetes_provider,
+)
+from components.platform.gateway import IngressGateway, IngressGatewayArgs, scheme
+from components.platform.istio import IstioMesh, IstioMeshArgs
+from components.platform.mesh_namespace import MeshNamespace, MeshNamespaceArgs
+from components.platform.node_pool import (
+    NodePool,
+    NodePoolArgs,
+    image_access,
+    placement,
+)
+from components.shared.naming import PROJECT
+from components.shared.secrets import export, keep_config_secrets
 
 raw_config = raw_pulumi_config(PROJECT)
 try:
@@ -17,7 +27,7 @@ try:
 except ConfigError as err:
     # RunError ends the program with just this message: no traceback, nothing registered.
     raise pulumi.RunError(f"invalid stack config:\n{err}") from None
-# Validated plain; inputs derived from a secret config key are registered as secrets (components/secrets.py).
+# Validated plain; inputs derived from a secret config key are registered as secrets (components/shared/secrets.py).
 secret_config = keep_config_secrets(PROJECT, raw_config)
 stack_namespaces = sorted({config.gateway.namespace, *(app.namespace for app in config.apps.values())})
 

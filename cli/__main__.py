@@ -9,7 +9,14 @@ from rich.table import Table
 from . import delivery, policy_check
 from .delivery import console, note
 from .engine import ROOT
-from .plan import PlanError, routing_tables, run_plan, type_counts, unrendered_releases, write_plan
+from .plan import (
+    PlanError,
+    routing_tables,
+    run_plan,
+    type_counts,
+    unrendered_releases,
+    write_plan,
+)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 

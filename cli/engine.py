@@ -22,7 +22,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from components.fields import whole_numbers
+from components.shared.fields import whole_numbers
 
 from .placeholders import COMPUTED, INVOKE_ANSWERS
 

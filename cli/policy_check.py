@@ -3,7 +3,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from policies.guardrails.evaluate import Finding, PackConfigError, evaluate, has_mandatory, load_config, report
+from policies.guardrails.evaluate import (
+    Finding,
+    PackConfigError,
+    evaluate,
+    has_mandatory,
+    load_config,
+    report,
+)
 from policies.guardrails.model import Resource
 
 from .engine import ROOT, Recording

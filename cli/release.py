@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import COLORS, AppConfig, ColorSpec, ConfigError, StackConfig, parse_stack_config, project_config
-from components.routing import routing_model
+from components.app.config import AppConfig, ColorSpec
+from components.app.routing import routing_model
+from components.config import (
+    ConfigError,
+    StackConfig,
+    parse_stack_config,
+    project_config,
+)
+from components.shared.colors import COLORS
 
 from . import stack_edit
 from .stackfile import project_name, read_stack_config

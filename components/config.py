@@ -7,41 +7,23 @@ e.g. `apps.front.canaryWeight: must be between 0 and 100, got 150`.
 from __future__ import annotations
 
 import json
-import re
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import ValidationError, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 
-from .fields import (
-    Cidr,
-    DnsLabel,
-    HeaderName,
-    Hostname,
-    HttpPath,
-    ImageRef,
-    Model,
-    PathPrefix,
-    Percent,
-    Port,
-    Quantity,
-    Replicas,
-    SecretName,
-    at_least,
-    KeyedProblems,
-    between,
-    matches,
+from .app.config import AppConfig
+from .platform.config import (
+    PLACEMENT_KEYS,
+    ClusterConfig,
+    GatewayConfig,
+    IstioConfig,
+    NodePoolConfig,
 )
-from .naming import ISTIO_NAMESPACE
-from .platform_config import PLACEMENT_KEYS, ClusterConfig, IstioConfig, NodePoolConfig
+from .shared.fields import DnsLabel, KeyedProblems, Model
 
-Color = Literal["blue", "green"]
+# Stacks whose gateway must serve HTTPS.
 TLS_REQUIRED_STACKS = ("prod",)
-COLORS: tuple[Color, Color] = ("blue", "green")
-
-
-def other_color(color: Color) -> Color:
-    return "green" if color == "blue" else "blue"
 
 
 class ConfigError(Exception):
@@ -50,254 +32,6 @@ class ConfigError(Exception):
     def __init__(self, problems: list[str]):
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-# --- apps --------------------------------------------------------------------------------------
-
-
-class ColorSpec(Model):
-    """One color's Deployment. Without an image the color is not deployed at all."""
-
-    image: ImageRef | None = None
-    replicas: Replicas = 2
-
-    @property
-    def serving(self) -> bool:
-        """Can this color take traffic: it has an image and at least one replica."""
-        return self.image is not None and self.replicas >= 1
-
-
-class ResourceList(Model):
-    cpu: Quantity
-    memory: Quantity
-
-
-class Resources(Model):
-    requests: ResourceList = ResourceList(cpu="100m", memory="128Mi")
-    limits: ResourceList = ResourceList(cpu="500m", memory="256Mi")
-
-
-class HeaderMatch(Model):
-    name: HeaderName = "x-preview"
-    value: Annotated[str, Field(min_length=1)] = "true"
-
-
-class Preview(Model):
-    """How testers reach the idle color: a dedicated host (browser apps), a path prefix (rewritten to `/`)
-    or a header (APIs). Closed by default: without `allowedSourceRanges` no preview route is rendered."""
-
-    enabled: bool = True
-    # Served by the Gateway (must be covered by gateway.hosts): every request on it goes to the idle color.
-    host: Hostname | None = None
-    path_prefix: PathPrefix = "/preview"
-    header: HeaderMatch = HeaderMatch()
-    # Gateway-side gate: preview requests from other client addresses are denied. No default: a range
-    # such as 10.0.0.0/8 would admit every pod and node.
-    allowed_source_ranges: Annotated[list[Cidr], Field(min_length=1)] | None = None
-
-    @property
-    def active(self) -> bool:
-        """Preview is on only when enabled and gated by explicit source ranges."""
-        return self.enabled and self.allowed_source_ranges is not None
-
-    @model_validator(mode="after")
-    def _gated(self) -> Preview:
-        # Any preview key set (enabled: true included) asks for preview: it must not be silently off.
-        configured = sorted(to_camel(k) for k in self.model_fields_set & {"enabled", "host", "path_prefix", "header"})
-        if self.enabled and configured and self.allowed_source_ranges is None:
-            raise KeyedProblems([(
-                "allowedSourceRanges",
-                f"is required when {', '.join(configured)} {'is' if len(configured) == 1 else 'are'} set: the preview "
-                "gate has no default ranges (set enabled: false to turn preview off)",
-            )])
-        return self
-
-
-SidecarMode = Literal["native", "classic"]
-
-
-class Drain(Model):
-    """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching").
-
-    `native` (Istio 1.27+ on Kubernetes 1.33+ nodes): the sidecar is a native sidecar; it drains in its own
-    preStop and exits after the app has exited. `classic`: the sidecar gets SIGTERM when the pod starts
-    terminating, together with the app's preStop, and stops after `proxyDrainSeconds`.
-    """
-
-    sidecar_mode: SidecarMode = "native"
-    # The app keeps serving while its endpoint's removal reaches every Envoy (config lag).
-    pre_stop_seconds: Annotated[int, between(1, 120)] = 10
-    # After SIGTERM (preStop done), the longest the app takes to finish in-flight requests and exit.
-    app_shutdown_seconds: Annotated[int, between(0, 300)] = 20
-    # classic only: the sidecar serves this long after the pod starts terminating (Istio terminationDrainDuration);
-    # default preStopSeconds + appShutdownSeconds.
-    proxy_drain_seconds: Annotated[int, between(1, 600)] | None = None
-    termination_grace_period_seconds: Annotated[int, between(1, 3600)] = 45
-    # After the VirtualService update took a color's last route away, wait this long before that color's
-    # Deployment changes (components/scale_down_delay.py).
-    scale_down_delay_seconds: Annotated[int, between(0, 3600)] = 30
-
-    @property
-    def app_stopped_seconds(self) -> int:
-        """Seconds from the pod starting to terminate until the app has stopped serving, at the latest."""
-        return self.pre_stop_seconds + self.app_shutdown_seconds
-
-    @property
-    def proxy_seconds(self) -> int | None:
-        """classic: Istio's terminationDrainDuration; native: None (the proxy exits after the app)."""
-        if self.sidecar_mode == "native":
-            return None
-        return self.proxy_drain_seconds if self.proxy_drain_seconds is not None else self.app_stopped_seconds
-
-    @model_validator(mode="after")
-    def _grace_covers_drain(self) -> Drain:
-        problems = []
-        app_stopped = f"preStopSeconds + appShutdownSeconds ({self.app_stopped_seconds})"
-        if self.sidecar_mode == "native":
-            if self.proxy_drain_seconds is not None:
-                problems.append((
-                    "proxyDrainSeconds",
-                    "applies only when sidecarMode is classic: a native sidecar drains in its own preStop and exits after the app",
-                ))
-            if self.termination_grace_period_seconds <= self.app_stopped_seconds:
-                problems.append((
-                    "terminationGracePeriodSeconds",
-                    f"must be greater than {app_stopped}, leaving the native sidecar time to exit, got {self.termination_grace_period_seconds}",
-                ))
-        else:
-            proxy = self.proxy_seconds
-            if proxy < self.app_stopped_seconds:
-                problems.append((
-                    "proxyDrainSeconds",
-                    f"must be at least {app_stopped}: the classic sidecar stops that long after the pod starts "
-                    f"terminating and must outlive the app, got {proxy}",
-                ))
-            if self.termination_grace_period_seconds <= max(proxy, self.app_stopped_seconds):
-                problems.append((
-                    "terminationGracePeriodSeconds",
-                    f"must be greater than proxyDrainSeconds ({proxy}) and {app_stopped}, got {self.termination_grace_period_seconds}",
-                ))
-        if problems:
-            raise KeyedProblems(problems)
-        return self
-
-
-def _fraction(value: float) -> float:
-    if not 0 < value <= 1:
-        raise ValueError(f"must be a fraction greater than 0 and at most 1 such as 0.99, got {value}")
-    return value
-
-
-def _positive(value: float) -> float:
-    if value <= 0:
-        raise ValueError(f"must be greater than 0, got {value}")
-    return value
-
-
-PromDuration = Annotated[str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a Prometheus duration such as 30s, 5m or 1h")]
-HttpUrl = Annotated[str, matches(re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$"), "an http(s) URL such as http://prometheus:9090")]
-
-
-class PromotionAnalysis(Model):
-    """Gate on live Istio metrics before a color gains traffic (see components/promotion.py)."""
-
-    # Must be reachable from where `pulumi up` runs (port-forward in CI, or an internal load balancer).
-    prometheus_url: HttpUrl
-    window: PromDuration = "5m"
-    min_success_rate: Annotated[float, AfterValidator(_fraction)] = 0.99
-    max_p99_ms: Annotated[float, AfterValidator(_positive)] = 500
-    # Fewer requests than this in the window prove nothing: the gate fails.
-    min_requests: Annotated[int, at_least(1)] = 100
-    on_unreachable: Literal["fail", "skip"] = "fail"
-
-
-class Promotion(Model):
-    analysis: PromotionAnalysis | None = None
-
-
-_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
-
-
-def duration_seconds(duration: str) -> int:
-    """Seconds of a duration such as 30s, 5m or 1h (already validated)."""
-    return int(duration[:-1]) * _DURATION_UNITS[duration[-1]]
-
-
-def _readiness_timeout(value: str) -> str:
-    if not 10 <= duration_seconds(value) <= 1800:
-        raise ValueError(f"must be between 10s and 30m, got {value}")
-    return value
-
-
-# How long the switch gate waits for the colors that get traffic to be Available (components/switch_gate.py).
-ReadinessTimeout = Annotated[
-    str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a duration such as 30s, 5m or 1h"), AfterValidator(_readiness_timeout)
-]
-
-
-class AppConfig(Model):
-    namespace: DnsLabel
-    hosts: Annotated[list[Hostname], Field(min_length=1)]
-    port: Port = 8080
-    health_path: HttpPath = "/healthz"
-    active_color: Color = "blue"
-    blue: ColorSpec = ColorSpec()
-    green: ColorSpec = ColorSpec()
-    preview: Preview = Preview()
-    canary_weight: Percent = 0
-    resources: Resources = Resources()
-    read_only_root_filesystem: bool = True
-    drain: Drain = Drain()
-    promotion: Promotion = Promotion()
-    readiness_timeout: ReadinessTimeout = "5m"
-    # Namespaces whose mesh workloads may call this app (NetworkPolicy + AuthorizationPolicy), besides its
-    # own namespace and the ingress gateway. Default (unset): the namespaces of this stack's apps.
-    allowed_callers: list[DnsLabel] | None = None
-
-    @property
-    def idle_color(self) -> Color:
-        return other_color(self.active_color)
-
-    def color(self, color: Color) -> ColorSpec:
-        return self.blue if color == "blue" else self.green
-
-    @model_validator(mode="after")
-    def _serving_colors_are_deployed(self) -> AppConfig:
-        problems = []
-        for color, reason in ((self.active_color, "is the activeColor"), (self.idle_color, "receives canaryWeight")):
-            if reason.startswith("receives") and self.canary_weight == 0:
-                continue
-            spec = self.color(color)
-            if spec.image is None:
-                problems.append((f"{color}.image", f"is required because {color} {reason}"))
-            elif spec.replicas < 1:
-                problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
-        if problems:
-            raise KeyedProblems(problems)
-        return self
-
-
-# --- gateway -----------------------------------------------------------------------------------
-
-
-class GatewayTls(Model):
-    """HTTPS on port 443 with a certificate Secret in the ingress gateway's namespace."""
-
-    credential_name: SecretName
-    https_redirect: bool = True
-
-
-class GatewayConfig(Model):
-    name: DnsLabel = "bluegreen-gateway"
-    namespace: DnsLabel
-    hosts: Annotated[list[Hostname], Field(min_length=1)]
-    # The ingress gateway pods this Gateway binds to, and the namespace they run in.
-    selector: dict[str, str] = {"istio": "ingressgateway"}
-    workload_namespace: DnsLabel = ISTIO_NAMESPACE
-    tls: GatewayTls | None = None
-
-    def serves(self, host: str) -> bool:
-        return any(host == h or (h.startswith("*.") and host.endswith(h[1:])) for h in self.hosts)
 
 
 # --- stack -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import jsonschema
 from .catalog import DISABLED, LEVELS, MANDATORY, PACK_NAME, PACK_VERSION, RULES, Rule
 from .model import Resource
 
+
 class PackConfigError(ValueError):
     """The pack config is not JSON, names an unknown policy or property, or breaks a property's schema."""
 

@@ -25,7 +25,7 @@ from .model import (
 )
 
 ROUTE_KINDS = ("http", "tcp", "tls")
-# Mirrors components/naming.py: the app's state ConfigMap `<app>-bluegreen` holds `activeColor`.
+# Mirrors components/shared/naming.py: the app's state ConfigMap `<app>-bluegreen` holds `activeColor`.
 STATE_CONFIG_MAP_SUFFIX = "-bluegreen"
 # Pulumi's Kubernetes provider skips its readiness await for objects annotated like this.
 SKIP_AWAIT = "pulumi.com/skipAwait"

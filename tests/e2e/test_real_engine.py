@@ -11,8 +11,16 @@ import yaml
 from pulumi import automation as auto
 
 from tests.conftest import ROOT
-from tests.e2e.harness import LocalStack, is_subset, kubectl_json, last_applied, live_weights
-from tests.test_promotion_prometheus import prometheus_url  # noqa: F401  (the real Prometheus fixture)
+from tests.e2e.harness import (
+    LocalStack,
+    is_subset,
+    kubectl_json,
+    last_applied,
+    live_weights,
+)
+from tests.app.test_promotion_prometheus import (
+    prometheus_url,  # noqa: F401  (the real Prometheus fixture)
+)
 
 APPS = {"front": "app", "api": "api"}  # app -> namespace, as in Pulumi.local.yaml
 ACTIVE = {"front": "blue", "api": "green"}

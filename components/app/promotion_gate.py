@@ -1,0 +1,166 @@
+"""The metrics half of the switch gate: check the colors gaining traffic against Prometheus.
+
+`switch_gate.SwitchGateProvider` calls `check_metrics` during `pulumi up` (never at preview) when the
+app has `promotion.analysis`. It prints its report as it goes and raises `GateRefused` (the report is
+the message) when routing must not change: `ThresholdsMissed` when a color misses a threshold,
+`PrometheusUnusable` when Prometheus cannot answer and onUnreachable is fail.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from typing import Callable
+
+import httpx
+from tenacity import (
+    retry,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from ..shared.colors import Color
+from .config import PromotionAnalysis
+from .promotion import (
+    Measurement,
+    Weights,
+    colors_to_gate,
+    format_weights,
+    missed_thresholds,
+    queries,
+)
+
+ATTEMPTS = 4
+TIMEOUT_SECONDS = 10.0
+
+
+class GateRefused(Exception):
+    """The metrics refuse the routing change; the message is the gate's whole report."""
+
+
+class ThresholdsMissed(GateRefused):
+    """A color gaining traffic missed a threshold (or had too little traffic to judge)."""
+
+
+class PrometheusUnusable(GateRefused):
+    """Prometheus was unreachable (onUnreachable fail) or refused a query."""
+
+
+class PrometheusUnreachable(Exception):
+    """No answer after every retry: connection refused, timeouts, 5xx."""
+
+
+class PrometheusQueryError(Exception):
+    """Prometheus answered but refused the query (4xx or status error): retrying will not help."""
+
+
+class _Transient(Exception):
+    pass
+
+
+@retry(
+    retry=retry_if_exception_type((httpx.TransportError, _Transient)),
+    stop=stop_after_attempt(ATTEMPTS),
+    wait=wait_exponential(multiplier=0.5, max=4),
+    reraise=True,
+)
+def _get(client: httpx.Client, promql: str) -> httpx.Response:
+    response = client.get("/api/v1/query", params={"query": promql})
+    if response.status_code >= 500:
+        raise _Transient(f"HTTP {response.status_code}")
+    return response
+
+
+def instant_value(client: httpx.Client, promql: str) -> float | None:
+    """The single value of an instant query, or None when it has no series (or NaN: nothing to divide)."""
+    try:
+        response = _get(client, promql)
+    except (httpx.TransportError, _Transient) as err:
+        raise PrometheusUnreachable(f"{type(err).__name__}: {err}") from None
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code != 200 or body.get("status") != "success":
+        raise PrometheusQueryError(f"HTTP {response.status_code}: {body.get('error', response.text[:200])} (query: {promql})")
+    result = body["data"]["result"]
+    if not result:
+        return None
+    value = float(result[0]["value"][1])
+    return None if math.isnan(value) else value
+
+
+def measure(client: httpx.Client, app: str, namespace: str, color: Color, window: str) -> Measurement:
+    q = queries(app, namespace, color, window)
+    return Measurement(instant_value(client, q.requests), instant_value(client, q.errors), instant_value(client, q.p99_ms))
+
+
+def _describe(measured: Measurement) -> str:
+    rate = measured.success_rate
+    p99 = measured.p99_ms
+    return (
+        f"requests {measured.requests or 0:.0f}, "
+        f"success rate {'n/a' if rate is None else f'{rate:.2%}'}, "
+        f"p99 {'n/a' if p99 is None else f'{p99:.0f} ms'}"
+    )
+
+
+def to_stderr(line: str) -> None:
+    """Where a dynamic provider's report goes: the engine shows the provider's output during `pulumi up`."""
+    print(line, file=sys.stderr, flush=True)
+
+
+class _Report:
+    """The report lines, printed as they come and kept for the refusal's message."""
+
+    def __init__(self, say: Callable[[str], None]):
+        self.say, self.lines = say, []
+
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
+        self.say(line)
+
+    def refuse(self, kind: type[GateRefused], line: str) -> GateRefused:
+        self(line)
+        return kind("\n".join(self.lines))
+
+
+def check_metrics(
+    app: str,
+    namespace: str,
+    weights: Weights,
+    previous: Weights | None,
+    analysis: PromotionAnalysis,
+    say: Callable[[str], None] = to_stderr,
+) -> list[str]:
+    """Check every color whose share grows from `previous` (None: the gate is new) to `weights`.
+
+    Returns the report when routing may change; raises GateRefused with the report when it may not.
+    """
+    report = _Report(say)
+    gated = colors_to_gate(weights, previous)
+    report(f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
+           f"previous {format_weights(previous) if previous else 'none'}")
+    if gated:
+        report(f"checking {', '.join(gated)} over {analysis.window} at {analysis.prometheus_url}: "
+               f"minRequests {analysis.min_requests}, minSuccessRate {analysis.min_success_rate:.2%}, maxP99Ms {analysis.max_p99_ms:g}")
+    else:
+        report("no color gains traffic: nothing to check")
+    failures = []
+    try:
+        with httpx.Client(base_url=analysis.prometheus_url, timeout=TIMEOUT_SECONDS) as client:
+            for color in gated:
+                measured = measure(client, app, namespace, color, analysis.window)
+                missed = missed_thresholds(measured, analysis)
+                report(f"  {color}: {_describe(measured)} -> {'MISSED: ' + '; '.join(missed) if missed else 'ok'}")
+                failures += [f"{color}: {reason}" for reason in missed]
+    except PrometheusUnreachable as err:
+        where = f"Prometheus at {analysis.prometheus_url} unreachable after {ATTEMPTS} attempts ({err})"
+        if analysis.on_unreachable == "fail":
+            raise report.refuse(PrometheusUnusable, f"FAILED: {where}. onUnreachable=fail: routing stays as it was.") from None
+        report(f"WARNING: {where}. onUnreachable=skip: PROMOTING WITHOUT ANY METRIC CHECK.")
+        return report.lines
+    except PrometheusQueryError as err:
+        raise report.refuse(PrometheusUnusable, f"FAILED: Prometheus refused a gate query: {err}. Routing stays as it was.") from None
+    if failures:
+        raise report.refuse(ThresholdsMissed, f"FAILED: promotion gate missed thresholds ({'; '.join(failures)}). Routing stays as it was.")
+    if gated:
+        report("PASSED: every color gaining traffic meets the thresholds")
+    return report.lines

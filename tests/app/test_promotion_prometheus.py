@@ -1,0 +1,278 @@
+"""The promotion gate against a real Prometheus (Debian package `prometheus`, started here on loopback).
+
+Prometheus scrapes `istio_exporter` every second: green is healthy, blue is not. The gate runs as the
+dynamic provider runs it during `pulumi up`: `SwitchGateProvider.create`/`update` with the inputs the
+program registers, the previous routing in the olds (the gate's state). The cluster is a fake whose
+Deployments are all ready, so readiness passes and the metrics decide.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import re
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+
+from components.app import dashboard, promotion
+from components.app.promotion_gate import (
+    GateRefused,
+    PrometheusUnusable,
+    ThresholdsMissed,
+)
+from components.app.routing import routing_model
+from components.app.switch_gate import (
+    SwitchGateProvider,
+    SwitchRefused,
+    switch_gate_props,
+)
+from components.config import parse_stack_config
+from tests.istio_exporter import IstioExporter
+
+PROMETHEUS = shutil.which("prometheus")
+APP, NAMESPACE, WINDOW = "front", "app", "30s"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _value(client: httpx.Client, promql: str) -> float:
+    result = client.get("/api/v1/query", params={"query": promql}).json()["data"]["result"]
+    return float(result[0]["value"][1]) if result else math.nan
+
+
+def _has_data(client: httpx.Client) -> bool:
+    """At least 100 requests and a p99 for both colors: what the tests' minRequests needs."""
+    for color in ("blue", "green"):
+        q = promotion.queries(APP, NAMESPACE, color, WINDOW)
+        if not _value(client, q.requests) >= 100 or math.isnan(_value(client, q.p99_ms)):
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def prometheus_url(tmp_path_factory):
+    if PROMETHEUS is None:
+        pytest.skip("the prometheus binary is not installed (apt-get install -y prometheus; .ci/run does)")
+    exporter = IstioExporter(APP, NAMESPACE)
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = workdir / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
+        "scrape_configs:\n"
+        f"  - job_name: istio\n    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
+    )
+    port = _free_port()
+    log = (workdir / "prometheus.log").open("w")
+    server = subprocess.Popen(
+        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_data(url, server, workdir / "prometheus.log")
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+        exporter.stop()
+
+
+def _wait_for_data(url: str, server: subprocess.Popen, log: Path, limit: float = 30.0) -> None:
+    started = time.monotonic()
+    with httpx.Client(base_url=url, timeout=2) as client:
+        while time.monotonic() - started < limit:
+            if server.poll() is not None:
+                pytest.fail(f"prometheus exited with {server.returncode}:\n{log.read_text()}")
+            try:
+                if _has_data(client):
+                    print(f"prometheus had data for both colors after {time.monotonic() - started:.1f}s")
+                    return
+            except (httpx.TransportError, ValueError):  # not listening yet, or 503 text while the TSDB starts
+                pass
+            time.sleep(0.5)
+    pytest.fail(f"prometheus had no data for both colors within {limit}s:\n{log.read_text()}")
+
+
+class ReadyApps:
+    """An AppsV1Api whose Deployments all have their spec observed and every replica available."""
+
+    def read_namespaced_deployment(self, name: str, namespace: str, **kwargs: Any) -> SimpleNamespace:
+        return SimpleNamespace(
+            metadata=SimpleNamespace(generation=1),
+            spec=SimpleNamespace(replicas=3),
+            status=SimpleNamespace(available_replicas=3, observed_generation=1),
+        )
+
+
+class UnreadyApps(ReadyApps):
+    """Every Deployment scaled to 0 by hand."""
+
+    def read_namespaced_deployment(self, name: str, namespace: str, **kwargs: Any) -> SimpleNamespace:
+        found = super().read_namespaced_deployment(name, namespace)
+        found.spec.replicas, found.status.available_replicas = 0, None
+        return found
+
+
+class FakeClusterProvider(SwitchGateProvider):
+    def __init__(self, apps: ReadyApps):
+        super().__init__()
+        self.apps, self.now = apps, 0.0
+
+    def apps_api(self, cluster):
+        return self.apps
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Run:
+    refused: Exception | None  # GateRefused (metrics) or SwitchRefused (readiness): `pulumi up` fails
+    report: str  # what the provider printed (the engine shows it during `pulumi up`)
+    outs: dict[str, Any] | None  # the gate's new state when it passed
+
+
+def routing(text: str) -> dict[str, int]:
+    return {color: int(weight) for color, _, weight in (part.partition("=") for part in text.split(","))}
+
+
+def _gate(config: dict, url: str, active: str, canary: int = 0, previous: str | None = None, apps: ReadyApps | None = None,
+          **analysis) -> Run:
+    """Run the gate for this routing as `pulumi up` would: update from `previous` (its state), or create."""
+    app = config["apps"][APP]
+    app.update({"activeColor": active, "canaryWeight": canary})
+    app["promotion"] = {"analysis": {"prometheusUrl": url, "window": WINDOW, "minRequests": 100, **analysis}}
+    cfg = parse_stack_config(config).apps[APP]
+    props = switch_gate_props(APP, cfg, routing_model(cfg), {})
+    provider = FakeClusterProvider(apps or ReadyApps())
+    printed, refused, outs = io.StringIO(), None, None
+    started = time.monotonic()
+    with contextlib.redirect_stderr(printed):
+        try:
+            if previous is None:
+                outs = provider.create(props).outs
+            else:
+                olds = {**{k: v for k, v in props.items() if k != "cluster"}, "weights": routing(previous)}
+                outs = provider.update(f"{NAMESPACE}/{APP}", olds, props).outs
+        except (GateRefused, SwitchRefused) as err:
+            refused = err
+    print(f"gate {props['weights']} from {previous}: {refused!r} in {time.monotonic() - started:.1f}s\n{printed.getvalue()}")
+    return Run(refused, printed.getvalue(), outs)
+
+
+def test_flip_to_healthy_color_passes(config, prometheus_url):
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0")
+    assert run.refused is None, run.report
+    assert "green: requests" in run.report and "-> ok" in run.report
+    assert run.report.strip().endswith("PASSED: every color gaining traffic meets the thresholds")
+    # The gate's state now holds this routing: the next change is compared with it.
+    assert run.outs["weights"] == {"blue": 0, "green": 100} and "cluster" not in run.outs
+
+
+def test_flip_to_unhealthy_color_fails_naming_both_thresholds(config, prometheus_url):
+    run = _gate(config, prometheus_url, active="blue", previous="blue=0,green=100")
+    assert isinstance(run.refused, ThresholdsMissed)
+    message = str(run.refused)
+    # About 80% (a fifth are 503) and about 4.2 s, give or take rate() extrapolation.
+    assert re.search(r"blue: success rate (79\.9\d|80\.0\d)% is below minSuccessRate 99\.00%", message)
+    assert re.search(r"blue: p99 latency 41\d\d ms is above maxP99Ms 500 ms", message)
+    assert message.startswith("promotion gate for front (namespace app): routing blue=100,green=0, previous blue=0,green=100")
+    assert "Routing stays as it was" in message
+    assert run.outs is None
+
+
+def test_canary_increase_gates_only_the_idle_color(config, prometheus_url):
+    # green is active and healthy; raising blue's canary share is what the gate must refuse.
+    run = _gate(config, prometheus_url, active="green", canary=10, previous="blue=0,green=100")
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "checking blue over 30s" in str(run.refused)
+    assert "  green:" not in str(run.refused)
+
+
+def test_canary_rollback_checks_the_color_taking_traffic_back(config, prometheus_url):
+    run = _gate(config, prometheus_url, active="green", canary=0, previous="blue=10,green=90")
+    assert run.refused is None, run.report
+    assert "checking green over 30s" in run.report
+
+
+def test_a_new_gate_checks_every_color_with_traffic(config, prometheus_url):
+    run = _gate(config, prometheus_url, active="green", canary=10)
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "previous none" in str(run.refused) and "checking blue, green over 30s" in str(run.refused)
+
+
+def test_thresholds_are_the_configured_ones(config, prometheus_url):
+    # Loose enough for blue: 80% success and a p99 of about 4 s.
+    run = _gate(config, prometheus_url, active="blue", previous="blue=0,green=100", minSuccessRate=0.75, maxP99Ms=5000)
+    assert run.refused is None, run.report
+
+
+def test_too_few_requests_proves_nothing(config, prometheus_url):
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", minRequests=10**9)
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "minRequests 1000000000): send preview or canary traffic first" in str(run.refused)
+
+
+def test_color_of_another_namespace_has_no_traffic_and_fails(config, prometheus_url):
+    config["apps"][APP]["namespace"] = "elsewhere"
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0")
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "only 0 requests" in str(run.refused)
+
+
+def test_readiness_is_checked_before_the_metrics(config, prometheus_url):
+    # green is healthy in Prometheus, but scaled to 0 by hand: routing must not move, and Prometheus is not asked.
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", apps=UnreadyApps())
+    assert isinstance(run.refused, SwitchRefused)
+    assert str(run.refused).splitlines()[0] == "front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 300s"
+    assert "promotion gate for" not in run.report
+
+
+@pytest.mark.parametrize("policy", ["fail", "skip"])
+def test_unreachable_prometheus_never_passes_silently(config, policy):
+    closed = f"http://127.0.0.1:{_free_port()}"
+    run = _gate(config, closed, active="green", previous="blue=100,green=0", onUnreachable=policy)
+    assert "unreachable after 4 attempts" in run.report
+    if policy == "skip":
+        assert run.refused is None
+        assert "WARNING" in run.report and "PROMOTING WITHOUT ANY METRIC CHECK" in run.report
+        assert run.outs["weights"] == {"blue": 0, "green": 100}
+    else:
+        assert isinstance(run.refused, PrometheusUnusable)
+        assert "FAILED" in str(run.refused) and "unreachable after 4 attempts" in str(run.refused)
+        assert run.outs is None
+
+
+def test_dashboard_queries_run_and_split_by_color(config, prometheus_url):
+    # Grafana substitutes $__rate_interval; the queries are otherwise sent as the dashboard holds them.
+    panels = dashboard.queries(APP, NAMESPACE)
+    with httpx.Client(base_url=prometheus_url, timeout=5) as client:
+        for title in ("Request rate by color", "Error rate (5xx) by color", "p99 latency by color"):
+            body = client.get("/api/v1/query", params={"query": panels[title].replace("$__rate_interval", WINDOW)}).json()
+            assert body["status"] == "success", body
+            by_color = {s["metric"]["destination_version"]: float(s["value"][1]) for s in body["data"]["result"]}
+            assert set(by_color) == {"blue", "green"}, title
+            if title.startswith("Error"):
+                assert by_color["green"] == 0 and 0.15 < by_color["blue"] < 0.25

@@ -1,0 +1,61 @@
+"""Pure builders for the app's Kubernetes objects."""
+from __future__ import annotations
+
+from components.app import workload
+from components.app.routing import routing_model
+from components.config import parse_stack_config
+
+
+def app_config(config, **changes):
+    config["apps"]["front"].update(changes)
+    return parse_stack_config(config).apps["front"]
+
+
+def test_deployment_is_restricted_and_probed(config):
+    dep = workload.deployment("front", app_config(config), "green")
+    assert dep["metadata"]["name"] == "front-green"
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["selector"]["matchLabels"] == {"app": "front", "version": "green"}
+    pod = dep["spec"]["template"]["spec"]
+    assert dep["spec"]["template"]["metadata"]["labels"]["version"] == "green"
+    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    (container,) = pod["containers"]
+    assert container["image"] == "asia-docker.pkg.dev/acme/web/front:1.5.0"
+    sc = container["securityContext"]
+    assert sc["allowPrivilegeEscalation"] is False and sc["capabilities"] == {"drop": ["ALL"]}
+    assert sc["readOnlyRootFilesystem"] is True and sc["runAsNonRoot"] is True
+    for probe in ("readinessProbe", "livenessProbe"):
+        assert container[probe]["httpGet"] == {"path": "/healthcheck.html", "port": "http"}
+    assert container["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert container["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
+    assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
+    assert "hostNetwork" not in pod
+
+
+def test_writable_root_filesystem_is_opt_in(config):
+    dep = workload.deployment("front", app_config(config, readOnlyRootFilesystem=False), "blue")
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is False
+    assert "volumes" not in pod and "volumeMounts" not in pod["containers"][0]
+
+
+def test_deployments_do_not_depend_on_the_active_color(config):
+    blue_active = app_config(config, activeColor="blue", canaryWeight=30)
+    green_active = app_config(config, activeColor="green", canaryWeight=0)
+    for color in ("blue", "green"):
+        assert workload.deployment("front", blue_active, color) == workload.deployment("front", green_active, color)
+    assert workload.service("front", blue_active) == workload.service("front", green_active)
+
+
+def test_service_selects_both_colors(config):
+    svc = workload.service("front", app_config(config))
+    assert svc["spec"]["selector"] == {"app": "front"}
+    assert svc["spec"]["ports"][0]["port"] == 8080 and svc["spec"]["ports"][0]["targetPort"] == "http"
+
+
+def test_state_config_map_records_active_color(config):
+    app = app_config(config, activeColor="green", canaryWeight=10)
+    cm = workload.state_config_map("front", app, routing_model(app))
+    assert cm["metadata"]["name"] == "front-bluegreen"
+    assert cm["data"]["activeColor"] == "green" and cm["data"]["idleColor"] == "blue"
+    assert cm["data"]["canaryWeight"] == "10"
