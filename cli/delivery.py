@@ -12,7 +12,7 @@ from rich.table import Table
 from components.config import StackConfig
 
 from . import diff as plan_diff
-from . import release
+from . import edits
 from .engine import ROOT
 
 # At least 120 columns: CI logs are not terminals, and rich would otherwise squeeze tables to 80.
@@ -53,12 +53,12 @@ def diff(
     raise typer.Exit(result.exit_code)
 
 
-def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], release.Change]) -> None:
+def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], edits.Change]) -> None:
     """Plan the change on the current config, write it (or refuse), and say what traffic does."""
     try:
-        change = plan_change(release.load_stack(root, stack))
-        release.apply(root, stack, change)
-    except release.Refused as err:
+        change = plan_change(edits.load_stack(root, stack))
+        edits.apply(root, stack, change)
+    except edits.Refused as err:
         _error("refused:", err)
         raise typer.Exit(1) from None
     if change.message:
@@ -72,30 +72,30 @@ def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], release.Ch
 
 def flip(stack: str = STACK, app: str = APP, to: str = TO, root: Path = ROOT_DIR) -> None:
     """Send all of APP's traffic to a color (it must have an image and pods)."""
-    _run(root, stack, lambda config: release.plan_flip(config, app, to))
+    _run(root, stack, lambda config: edits.plan_flip(config, app, to))
 
 
 def rollback(stack: str = STACK, app: str = APP, root: Path = ROOT_DIR) -> None:
     """Undo a flip: all traffic back to the idle color (it must still have pods)."""
-    _run(root, stack, lambda config: release.plan_rollback(config, app))
+    _run(root, stack, lambda config: edits.plan_rollback(config, app))
 
 
 def canary(stack: str = STACK, app: str = APP, weight: int = WEIGHT, root: Path = ROOT_DIR) -> None:
     """Give the idle color WEIGHT % of APP's traffic (0 ends the canary)."""
-    _run(root, stack, lambda config: release.plan_canary(config, app, weight))
+    _run(root, stack, lambda config: edits.plan_canary(config, app, weight))
 
 
 def status(stack: str = STACK, root: Path = ROOT_DIR) -> None:
     """Every app's colors, images, replicas and routing, as the stack file says."""
     try:
-        config = release.load_stack(root, stack)
-    except release.Refused as err:
+        config = edits.load_stack(root, stack)
+    except edits.Refused as err:
         _error("error:", err)
         raise typer.Exit(1) from None
     table = Table(title=f"stack {stack}")
-    for column in release.STATUS_COLUMNS:
+    for column in edits.STATUS_COLUMNS:
         table.add_column(column, no_wrap=True)
-    for row in release.status_rows(config):
+    for row in edits.status_rows(config):
         table.add_row(*row)
     console.print(table)
 

@@ -1,7 +1,7 @@
 """Traffic per app in plain words: `front: blue 100% -> blue 90% / green 10%`.
 
 Read from rendered VirtualServices (what the cluster would get), so a plan of any program version can be
-described; `cli.release` builds the same shape from the routing model.
+described; `cli.edits` builds the same shape from the routing model.
 """
 from __future__ import annotations
 

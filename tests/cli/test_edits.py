@@ -1,4 +1,4 @@
-"""cli/release: guarded flip / rollback / canary edits of the stack file, and the status table."""
+"""cli/edits: guarded flip / rollback / canary edits of the stack file, and the status table."""
 from __future__ import annotations
 
 import difflib
@@ -7,7 +7,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.__main__ import app as cli_app
-from cli.release import (
+from cli.edits import (
     Change,
     Refused,
     apply,
