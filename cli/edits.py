@@ -50,8 +50,10 @@ class Change:
 
 def traffic_of(app: AppConfig) -> Traffic:
     model = routing_model(app)
-    split = tuple((d.color, d.weight) for d in model.default_route.destinations)
-    return Traffic(split, tuple(sorted({d.color for route in model.preview for d in route.destinations})))
+    default = model.default_route
+    split = tuple((d.color, d.weight) for d in default.destinations)
+    mirror = (default.mirror.color, default.mirror.percent) if default.mirror else None
+    return Traffic(split, tuple(sorted({d.color for route in model.preview for d in route.destinations})), mirror)
 
 
 # --- reading the stack -------------------------------------------------------------------------
@@ -175,10 +177,10 @@ def _color_cell(spec: ColorSpec) -> str:
 
 
 def status_rows(config: StackConfig) -> list[tuple[str, ...]]:
-    """One row per app: active color, default split, preview target, each color's image and replicas."""
+    """One row per app: active color, default split (and mirror), preview target, each color's image and replicas."""
     rows = []
     for name, cfg in config.apps.items():
         now = traffic_of(cfg)
         colors = (_color_cell(cfg.color(c)) for c in COLORS)
-        rows.append((name, cfg.active_color, now.split_text(), now.preview_text(), *colors))
+        rows.append((name, cfg.active_color, now.split_and_mirror_text(), now.preview_text(), *colors))
     return rows

@@ -16,6 +16,7 @@ import yaml
 
 from .engine import ROOT, Recording, Registration, run_program
 from .stackfile import project_name, read_stack_config
+from .traffic import MIRROR_OF
 
 
 class PlanError(Exception):
@@ -85,18 +86,26 @@ def _weight(destination: dict[str, Any], route: dict[str, Any]) -> int:
     return destination.get("weight", 100 if len(route["route"]) == 1 else 0)
 
 
-def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str, str, int]]]:
-    """Per VirtualService: (match, color, weight %) rows, read back from the rendered objects."""
+def _route_rows(route: dict[str, Any]) -> list[tuple[str, str, float]]:
+    match = _describe_match(route)
+    rows: list[tuple[str, str, float]] = [
+        (match, dest["destination"].get("subset", "-"), _weight(dest, route)) for dest in route.get("route", [])
+    ]
+    if mirror := route.get("mirror"):
+        # Istio mirrors 100% when mirrorPercentage is not set.
+        percent = (route.get("mirrorPercentage") or {}).get("value", 100)
+        rows.append((MIRROR_OF + match, mirror.get("subset", "-"), percent))
+    return rows
+
+
+def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str, str, float]]]:
+    """Per VirtualService: (match, color, weight %) rows, read back from the rendered objects; a mirrored route
+    adds a `mirror of <match>` row with the % of its requests copied."""
     tables = {}
     for manifest in manifests:
         if manifest["kind"] != "VirtualService":
             continue
-        rows = [
-            (_describe_match(route), dest["destination"].get("subset", "-"), _weight(dest, route))
-            for route in manifest["spec"].get("http", [])
-            for dest in route.get("route", [])
-        ]
-        tables[manifest["metadata"]["name"]] = rows
+        tables[manifest["metadata"]["name"]] = [row for route in manifest["spec"].get("http", []) for row in _route_rows(route)]
     return tables
 
 

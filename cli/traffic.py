@@ -8,12 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 NONE = "(none)"
+# `cli.plan.routing_tables` names a route's mirror row after the route's match: `mirror of default`.
+MIRROR_OF = "mirror of "
 
 
 @dataclass(frozen=True)
 class Traffic:
     split: tuple[tuple[str, int], ...]  # default route: (color, weight %), in routing order
     preview: tuple[str, ...] = ()  # colors the preview routes send testers to
+    mirror: tuple[str, float] | None = None  # default route's copies: (color, % of requests), answers discarded
 
     def split_text(self) -> str:
         return " / ".join(f"{color} {weight}%" for color, weight in self.split) or NONE
@@ -21,16 +24,32 @@ class Traffic:
     def preview_text(self) -> str:
         return ", ".join(self.preview) or "off"
 
+    def mirror_text(self) -> str:
+        if self.mirror is None:
+            return "off"
+        color, percent = self.mirror
+        sources = " / ".join(source for source, _ in self.split) or NONE
+        return f"{percent:g}% of {sources} copied to {color}"
 
-def from_routing_rows(rows: list[tuple[str, str, int]]) -> Traffic:
-    """From `cli.plan.routing_tables` rows: the `default` match is the split, every other match a preview route."""
-    split = tuple((color, weight) for match, color, weight in rows if match == "default" and weight > 0)
-    preview = tuple(sorted({color for match, color, _ in rows if match != "default"}))
-    return Traffic(split, preview)
+    def split_and_mirror_text(self) -> str:
+        """The split, and the mirror when there is one: `blue 100% (10% copied to green)`."""
+        if self.mirror is None:
+            return self.split_text()
+        color, percent = self.mirror
+        return f"{self.split_text()} ({percent:g}% copied to {color})"
+
+
+def from_routing_rows(rows: list[tuple[str, str, float]]) -> Traffic:
+    """From `cli.plan.routing_tables` rows: the `default` match is the split, `mirror of default` the mirror,
+    every other match a preview route."""
+    split = tuple((color, int(weight)) for match, color, weight in rows if match == "default" and weight > 0)
+    mirrors = [(color, percent) for match, color, percent in rows if match == f"{MIRROR_OF}default"]
+    preview = tuple(sorted({color for match, color, _ in rows if match != "default" and not match.startswith(MIRROR_OF)}))
+    return Traffic(split, preview, mirrors[0] if mirrors else None)
 
 
 def changes(before: dict[str, Traffic], after: dict[str, Traffic]) -> list[str]:
-    """One sentence per app whose split or preview target changes; apps in order of appearance."""
+    """One sentence per app whose split, preview target or mirror changes; apps in order of appearance."""
     lines = []
     for app in dict.fromkeys([*before, *after]):
         old, new = before.get(app), after.get(app)
@@ -44,4 +63,9 @@ def changes(before: dict[str, Traffic], after: dict[str, Traffic]) -> list[str]:
         new_preview = new.preview_text() if new else NONE
         if old_preview != new_preview and old and new:
             lines.append(f"{app} preview: {old_preview} -> {new_preview}")
+        # An app that appears or goes with a mirror says so too: copies are load on the idle color.
+        old_mirror = old.mirror_text() if old else "off"
+        new_mirror = new.mirror_text() if new else "off"
+        if old_mirror != new_mirror:
+            lines.append(f"{app} mirror: {old_mirror} -> {new_mirror}")
     return lines

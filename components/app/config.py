@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..shared.colors import Color, other_color
@@ -208,6 +208,30 @@ ReadinessTimeout = Annotated[
 ]
 
 
+def _not_a_bool(value: object) -> object:
+    # pydantic reads `true` as 1.0; a percentage written as a boolean is a mistake, not 1%.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number such as 10 or 0.5, got {value}")
+    return value
+
+
+def _mirror_percent(value: float) -> float:
+    if not 0 < value <= 100:
+        raise ValueError(f"must be greater than 0 and at most 100, such as 10 or 0.5, got {value:g}")
+    # Istio hands Envoy the share in millionths: finer steps than 0.0001% would be silently rounded.
+    if round(value, 4) != value:
+        raise ValueError(f"must have at most 4 decimal places (Istio mirrors in steps of 0.0001%), got {value}")
+    return int(value) if value.is_integer() else value
+
+
+class Mirror(Model):
+    """Shadow testing: Istio copies `percent` of the default route's requests to the idle color and discards
+    its answers. A number, not an integer like canaryWeight: Istio's mirrorPercentage is a double, and on a
+    busy service even 1% can be more copies than the idle color should take (0.5 or 0.1 then)."""
+
+    percent: Annotated[float, BeforeValidator(_not_a_bool), AfterValidator(_mirror_percent)]
+
+
 class AppConfig(Model):
     namespace: DnsLabel
     hosts: Annotated[list[Hostname], Field(min_length=1)]
@@ -218,6 +242,8 @@ class AppConfig(Model):
     green: ColorSpec = ColorSpec()
     preview: Preview = Preview()
     canary_weight: Percent = 0
+    # Copies of default traffic to the idle color, before any canary; absent = no mirror.
+    mirror: Mirror | None = None
     resources: Resources = Resources()
     read_only_root_filesystem: bool = True
     drain: Drain = Drain()
@@ -245,6 +271,24 @@ class AppConfig(Model):
                 problems.append((f"{color}.image", f"is required because {color} {reason}"))
             elif spec.replicas < 1:
                 problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
+        problems += self._mirror_problems()
         if problems:
             raise KeyedProblems(problems)
         return self
+
+    def _mirror_problems(self) -> list[tuple[str, str]]:
+        """A mirror needs an idle color that can take the copies, and no canary: Istio mirrors the whole default
+        route, so the idle color would also get copies of its own canary requests (each one handled twice)."""
+        if self.mirror is None:
+            return []
+        idle, spec = self.idle_color, self.color(self.idle_color)
+        if self.canary_weight:  # a canary's own needs of the idle color are reported above
+            return [("mirror", (
+                f"cannot be combined with canaryWeight {self.canary_weight}: Istio mirrors the whole default route, so "
+                f"{idle} would also get copies of its own canary requests; remove mirror before starting the canary"
+            ))]
+        if spec.image is None:
+            return [("mirror", f"copies traffic to the idle color {idle}, which has no image ({idle}.image is not set)")]
+        if spec.replicas < 1:
+            return [("mirror", f"copies traffic to the idle color {idle}, which has no pods ({idle}.replicas is 0)")]
+        return []

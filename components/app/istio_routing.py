@@ -62,6 +62,11 @@ def _http_route(app: str, cfg: AppConfig, route: Route) -> dict[str, Any]:
         {"destination": {"host": host, "subset": d.color, "port": {"number": cfg.port}}, "weight": d.weight}
         for d in route.destinations
     ]
+    if route.mirror:
+        # `mirror` + `mirrorPercentage` (not the list `mirrors`, for several targets; not the deprecated integer
+        # `mirrorPercent`). The percentage is always written: without it Istio mirrors 100%.
+        rendered["mirror"] = {"host": host, "subset": route.mirror.color, "port": {"number": cfg.port}}
+        rendered["mirrorPercentage"] = {"value": route.mirror.percent}
     return rendered
 
 

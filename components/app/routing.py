@@ -1,4 +1,4 @@
-"""Routing reduced to a small pure model: who is active, who is idle, the weights, the preview match.
+"""Routing reduced to a small pure model: who is active, who is idle, the weights, the preview match, the mirror.
 
 Like Flagger's router interface ("set primary and canary weight"), nothing here knows about Istio;
 `istio_routing.py` renders this model, and another router (e.g. Gateway API HTTPRoute) could too.
@@ -18,6 +18,14 @@ class Destination:
 
 
 @dataclass(frozen=True)
+class RouteMirror:
+    """Copies of `percent` % of a route's requests also go to `color`; its answers are discarded."""
+
+    color: Color
+    percent: float
+
+
+@dataclass(frozen=True)
 class Route:
     """One rule: requests matching (host, path prefix and/or header; none = everything) go to destinations."""
 
@@ -27,6 +35,7 @@ class Route:
     path_prefix: str | None = None
     header: tuple[str, str] | None = None
     rewrite_to_root: bool = False
+    mirror: RouteMirror | None = None
 
 
 @dataclass(frozen=True)
@@ -35,11 +44,13 @@ class RoutingModel:
     idle: Color
     idle_weight: int
     preview: tuple[Route, ...]
+    mirror_percent: float | None = None  # share of default traffic copied to the idle color (shadow testing)
 
     @property
     def default_route(self) -> Route:
         weights = ((self.active, 100 - self.idle_weight), (self.idle, self.idle_weight))
-        return Route("default", tuple(Destination(c, w) for c, w in weights if w > 0))
+        mirror = RouteMirror(self.idle, self.mirror_percent) if self.mirror_percent else None
+        return Route("default", tuple(Destination(c, w) for c, w in weights if w > 0), mirror=mirror)
 
     @property
     def routes(self) -> tuple[Route, ...]:
@@ -48,8 +59,9 @@ class RoutingModel:
 
     @property
     def routed_colors(self) -> set[Color]:
-        """Colors any route sends traffic to (default share or preview)."""
-        return {d.color for route in self.routes for d in route.destinations}
+        """Colors any route sends traffic to (default share, preview or mirrored copies)."""
+        mirrored = {route.mirror.color for route in self.routes if route.mirror}
+        return {d.color for route in self.routes for d in route.destinations} | mirrored
 
 
 def routing_model(app: AppConfig) -> RoutingModel:
@@ -67,4 +79,8 @@ def routing_model(app: AppConfig) -> RoutingModel:
             Route("preview-path", to_idle, path_prefix=app.preview.path_prefix, rewrite_to_root=True),
             Route("preview-header", to_idle, header=header),
         )
-    return RoutingModel(active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview)
+    # The config model refuses a mirror to an idle color that cannot serve, and a mirror during a canary.
+    mirror_percent = app.mirror.percent if app.mirror else None
+    return RoutingModel(
+        active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview, mirror_percent=mirror_percent
+    )

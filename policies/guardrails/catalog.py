@@ -30,8 +30,8 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule(
         "routing-safety",
-        "Every VirtualService destination resolves to a Service and, for a subset, to a DestinationRule subset "
-        "selecting a Deployment with an image and replicas >= 1; route weights sum to 100.",
+        "Every VirtualService destination (mirror targets too) resolves to a Service and, for a subset, to a "
+        "DestinationRule subset selecting a Deployment with an image and replicas >= 1; route weights sum to 100.",
         MANDATORY, "stack", routing.routing_safety,
     ),
     Rule(

@@ -1,4 +1,4 @@
-"""Stack-wide routing rules: every destination is real, weights add up, traffic only reaches ready colors."""
+"""Stack-wide routing rules: every destination (mirrors too) is real, weights add up, traffic only reaches ready colors."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,11 +39,12 @@ class Destination:
     host: str
     subset: str | None
     weight: int
+    mirror: bool = False  # the route's mirror target: copies of its requests, no weight of its own
 
     @property
     def where(self) -> str:
         name = self.route.get("name")
-        return f"{self.route_kind}[{self.index}]" + (f" ({name})" if name else "")
+        return f"{self.route_kind}[{self.index}]" + (f" ({name})" if name else "") + (" mirror" if self.mirror else "")
 
     @property
     def target(self) -> str:
@@ -61,6 +62,15 @@ def destinations(vs: Resource) -> Iterator[Destination]:
                 # A lone destination without a weight takes all traffic.
                 weight = dest.get("weight", 100 if len(dests) == 1 else 0)
                 yield Destination(kind, index, as_mapping(route), str(target.get("host", "")), target.get("subset"), weight)
+
+
+def mirror_destinations(vs: Resource) -> Iterator[Destination]:
+    """Every http route's mirror target (Istio `mirror`): it must resolve like any destination."""
+    for index, route in enumerate(items(vs.spec.get("http"))):
+        route = as_mapping(route)
+        target = as_mapping(route.get("mirror"))
+        if target:
+            yield Destination("http", index, route, str(target.get("host", "")), target.get("subset"), 0, mirror=True)
 
 
 def _weight_problems(vs: Resource) -> list[str]:
@@ -133,7 +143,7 @@ def routing_safety(resources: list[Resource], config: Mapping[str, Any]) -> list
     found = []
     for vs in stack.of(VIRTUAL_SERVICE):
         problems = _weight_problems(vs)
-        for dest in destinations(vs):
+        for dest in (*destinations(vs), *mirror_destinations(vs)):
             problems += _destination_problems(routes, vs, dest)
         found += [Violation(f"{vs.ref}: {p}", vs.urn) for p in problems]
     return found

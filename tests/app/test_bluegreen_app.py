@@ -130,3 +130,56 @@ def test_flip_with_scale_down_moves_traffic_before_the_old_color_shrinks(run_sta
                        find(rec, ":Deployment", "front-green"))
     assert green.urn in vs.dependencies and blue.urn not in vs.dependencies
     assert vs.urn in blue.dependencies
+
+
+# --- mirror -------------------------------------------------------------------------------------
+
+
+def _changed_names(before, after) -> list[str]:
+    by_urn = after.by_urn()
+    return sorted(f"{kind_of(by_urn[urn])} {by_urn[urn].name}" for urn in changed(before, after))
+
+
+@pytest.mark.parametrize("percent", [10, 0.5])
+def test_a_mirror_on_or_off_changes_only_the_virtual_service(run_stack, config, percent):
+    """With preview on, the idle color is already routed: no Deployment, gate, delay or state ConfigMap moves."""
+    plain = run_stack(config)
+    config["apps"]["front"]["mirror"] = {"percent": percent}
+    mirrored = run_stack(config)
+    assert _changed_names(plain, mirrored) == ["VirtualService front"]
+    assert _changed_names(mirrored, plain) == ["VirtualService front"]
+    default = find(mirrored, ":VirtualService", "front").inputs["spec"]["http"][-1]
+    assert default["mirror"]["subset"] == "green" and default["mirrorPercentage"] == {"value": percent}
+
+
+def test_the_switch_gate_does_not_gate_the_mirror_target(run_stack, config):
+    """Copies carry no production share (their answers are discarded): the gate's weights stay as they were."""
+    config["apps"]["front"]["mirror"] = {"percent": 10}
+    gate = find(run_stack(config), GATE_TYPE, "front-switch-gate")
+    assert gate.inputs["weights"] == {"blue": 100, "green": 0}
+    assert gate.inputs["replicas"] == {"blue": 3}
+
+
+def test_without_preview_the_mirror_target_is_deployed_before_the_virtual_service(run_stack, config):
+    config["apps"]["front"]["preview"] = {"enabled": False}
+    plain = run_stack(config)
+    assert find(plain, ":VirtualService", "front").urn in find(plain, ":Deployment", "front-green").dependencies
+    config["apps"]["front"]["mirror"] = {"percent": 10}
+    mirrored = run_stack(config)
+    vs, green = find(mirrored, ":VirtualService", "front"), find(mirrored, ":Deployment", "front-green")
+    assert green.urn in vs.dependencies and vs.urn not in green.dependencies
+    # The delay tracks the routed colors: removing the mirror later waits before green may shrink.
+    assert _changed_names(plain, mirrored) == ["ScaleDownDelay front-scale-down-delay", "VirtualService front"]
+
+
+def test_policy_pack_passes_a_mirror_and_routing_safety_checks_its_target(run_stack, config):
+    from cli.policy_check import check
+
+    config["apps"]["front"]["mirror"] = {"percent": 10}
+    rec = run_stack(config)
+    assert check("stg", rec) == []
+    vs = find(rec, ":VirtualService", "front")
+    vs.inputs["spec"]["http"][-1]["mirror"]["subset"] = "canary"
+    found = check("stg", rec)
+    assert [v.policy for v in found] == ["routing-safety"]
+    assert "http[2] (default) mirror -> front.app.svc.cluster.local subset canary: no DestinationRule" in found[0].message

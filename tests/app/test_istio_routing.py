@@ -1,11 +1,19 @@
 """Rendering the routing model to Istio objects."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
+import pytest
+import yaml
+
 from components.app import istio_routing
 from components.app.routing import routing_model
 from components.config import parse_stack_config
+from tests.conftest import SHARED
 
 HOST = "front.app.svc.cluster.local"
+VALIDATOR = SHARED / "tools" / "validate_manifests.py"
 
 
 def render(config, **changes):
@@ -121,3 +129,50 @@ def test_policy_pack_passes_a_stack_with_a_preview_host_and_catches_it_serving_t
     vs = next(r for r in rec.resources if r.type.endswith(":VirtualService"))
     vs.inputs["spec"]["http"][0]["route"][0]["destination"]["subset"] = "blue"
     assert [v.policy for v in check("stg", rec)] == ["preview-never-active"]
+
+
+# --- mirror -------------------------------------------------------------------------------------
+
+
+def test_mirror_is_rendered_on_the_default_route_only(config):
+    _, _, vs = render(config, mirror={"percent": 10})
+    *preview, default = vs["spec"]["http"]
+    assert default["mirror"] == {"host": HOST, "subset": "green", "port": {"number": 8080}}
+    assert default["mirrorPercentage"] == {"value": 10}
+    assert destinations(default) == [("blue", 100)]
+    assert all("mirror" not in route and "mirrorPercentage" not in route for route in preview)
+    assert all("mirrors" not in route and "mirrorPercent" not in route for route in vs["spec"]["http"])
+
+
+def test_mirror_follows_a_flip_and_keeps_fractions(config):
+    _, _, vs = render(config, activeColor="green", mirror={"percent": 0.25})
+    default = vs["spec"]["http"][-1]
+    assert default["mirror"]["subset"] == "blue" and default["mirrorPercentage"] == {"value": 0.25}
+
+
+def test_no_mirror_fields_without_a_mirror(config):
+    _, _, vs = render(config)
+    assert all(not {"mirror", "mirrorPercentage"} & route.keys() for route in vs["spec"]["http"])
+
+
+def validate(manifest, folder) -> subprocess.CompletedProcess:
+    """../shared's strict validator (Istio 1.30 schemas, undeclared fields are errors) over one manifest."""
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest))
+    return subprocess.run([sys.executable, str(VALIDATOR), str(folder)], capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared not present")
+@pytest.mark.parametrize("percent", [10, 0.5, 100])
+def test_mirrored_virtual_service_is_valid_against_the_istio_1_30_schema(config, tmp_path, percent):
+    _, _, vs = render(config, mirror={"percent": percent})
+    result = validate(vs, tmp_path)
+    assert result.returncode == 0 and "1 ok, 0 invalid, 0 unknown" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared not present")
+def test_the_schema_check_catches_a_misspelt_mirror_field(config, tmp_path):
+    """The check above could fail: a field the 1.30 schema does not declare is an error."""
+    _, _, vs = render(config, mirror={"percent": 10})
+    vs["spec"]["http"][-1]["mirrorPercentage"] = {"percent": 10}
+    result = validate(vs, tmp_path)
+    assert result.returncode != 0, result.stdout

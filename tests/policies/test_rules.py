@@ -101,6 +101,31 @@ def test_routing_safety_accepts_service_entry_hosts():
     assert messages("routing-safety", [*stack, entry]) == []
 
 
+_MIRROR_TO_GREEN = set_path("spec", "http", 1, "mirror", {"host": "front.app.svc.cluster.local", "subset": "green"})
+
+
+def test_a_mirror_to_a_serving_color_passes_routing_safety():
+    assert messages("routing-safety", edited(good_stack(), "VirtualService", _MIRROR_TO_GREEN)) == []
+
+
+@pytest.mark.parametrize(
+    "break_it, expected",
+    [
+        (lambda s: edited(s, "Deployment", set_path("spec", "replicas", 0), name="front-green"),
+         "http[1] (default) mirror -> front.app.svc.cluster.local subset green: Deployment app/front-green has replicas 0"),
+        (lambda s: without(s, "front-green", "Deployment"),
+         "http[1] (default) mirror -> front.app.svc.cluster.local subset green: the subset selects no Deployment"),
+    ],
+    ids=["zero-replicas", "no-deployment"],
+)
+def test_routing_safety_fails_a_mirror_to_a_color_that_cannot_serve(break_it, expected):
+    # Only the mirror reaches green here: the preview route is pointed at blue so it does not report green too.
+    to_blue = set_path("spec", "http", 0, "route", 0, "destination", "subset", "blue")
+    stack = edited(edited(break_it(good_stack()), "VirtualService", _MIRROR_TO_GREEN), "VirtualService", to_blue)
+    found = messages("routing-safety", stack)
+    assert len(found) == 1 and expected in found[0], found
+
+
 # --- preview-never-active ---------------------------------------------------------------------
 
 
