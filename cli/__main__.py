@@ -7,7 +7,7 @@ import typer
 from rich.table import Table
 
 from . import delivery, policy_check
-from .delivery import console, note
+from .delivery import console, fail, note
 from .engine import ROOT
 from .plan import (
     PlanError,
@@ -17,6 +17,7 @@ from .plan import (
     unrendered_releases,
     write_plan,
 )
+from .stackfile import StackFileError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
@@ -35,9 +36,8 @@ def plan(
     """Evaluate the program offline, write build/<stack>/, then run the policy pack over it."""
     try:
         result = run_plan(stack)
-    except PlanError as err:
-        note("bold red", f"plan failed for stack {stack}", f"\n{err}")
-        raise typer.Exit(1) from None
+    except (PlanError, StackFileError) as err:
+        fail(err)
     out_dir = out or ROOT / "build" / stack
     write_plan(result, out_dir)
 
@@ -68,8 +68,7 @@ def plan(
     console.print(text, markup=False, soft_wrap=True)  # one violation per line, like preview
     if not passed:
         # The manifests stay written so the violations can be inspected.
-        note("bold red", "policy check failed", ": mandatory violations or invalid pack config")
-        raise typer.Exit(1)
+        fail("policy check failed: mandatory violations or invalid pack config")
 
 
 delivery.register(app)  # diff, flip, rollback, canary, status

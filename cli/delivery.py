@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NoReturn
 
 import typer
 from rich.console import Console
@@ -14,10 +14,12 @@ from components.config import StackConfig
 from . import diff as plan_diff
 from . import edits
 from .engine import ROOT
+from .stackfile import StackFileError
 
 # At least 120 columns: CI logs are not terminals, and rich would otherwise squeeze tables to 80.
 console = Console(highlight=False, width=max(120, shutil.get_terminal_size().columns))
-STACK = typer.Option(..., "--stack", "-s", help="stack name: edits/reads Pulumi.<stack>.yaml")
+STACK_EDITED = typer.Option(..., "--stack", "-s", help="stack name: edits Pulumi.<stack>.yaml (after its checks pass)")
+STACK_READ = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml, changes nothing")
 APP = typer.Option(..., "--app", "-a", help="app name under apps: in the stack config")
 ROOT_DIR = typer.Option(ROOT, "--root", help="project directory (default: this checkout)")
 TO = typer.Option(..., "--to", help="blue or green")
@@ -30,22 +32,29 @@ def note(style: str, label: str, text: str) -> None:
     console.print(text, markup=False, soft_wrap=True)
 
 
-def _error(title: str, err: Exception) -> None:
-    note("bold red", title, f" {err}")
+def fail(problem: object, code: int = 1) -> NoReturn:
+    """`error: <problem>`, then exit `code`: something is broken (a stack file, a git ref, the config)."""
+    note("bold red", "error:", f" {problem}")
+    raise typer.Exit(code)
+
+
+def refuse(reason: object) -> NoReturn:
+    """`refused: <reason>`, then exit 1: the change is not safe or not possible; nothing was written."""
+    note("bold red", "refused:", f" {reason}")
+    raise typer.Exit(1)
 
 
 def diff(
-    stack: str = STACK,
-    base: str = typer.Option(..., "--base", "-b", help="git ref to compare with, e.g. origin/main or a commit"),
+    stack: str = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml at BASE and in the working tree"),
+    base: str = typer.Option(..., "--base", "-b", help="git ref to compare with, e.g. HEAD, origin/main or a commit"),
     markdown: Path = typer.Option(None, "--markdown", "-m", help="also write the diff as Markdown (MR comment)"),
     root: Path = ROOT_DIR,
 ) -> None:
-    """Plan the stack at BASE and in the working tree and show what changes. Exit 0 none, 1 error, 2 changes."""
+    """Plan the stack at BASE and in the working tree and show what changes (edits nothing). Exit 0 none, 1 error, 2 changes."""
     try:
         result = plan_diff.diff_stack(stack, base, root)
     except plan_diff.DiffError as err:
-        _error(f"diff failed for stack {stack}:", err)
-        raise typer.Exit(plan_diff.EXIT_ERROR) from None
+        fail(err, plan_diff.EXIT_ERROR)
     typer.echo(plan_diff.render_text(result), nl=False)
     if markdown:
         markdown.parent.mkdir(parents=True, exist_ok=True)
@@ -59,8 +68,9 @@ def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], edits.Chan
         change = plan_change(edits.load_stack(root, stack))
         edits.apply(root, stack, change)
     except edits.Refused as err:
-        _error("refused:", err)
-        raise typer.Exit(1) from None
+        refuse(err)
+    except StackFileError as err:
+        fail(err)
     if change.message:
         console.print(change.message)
         return
@@ -70,28 +80,27 @@ def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], edits.Chan
     console.print(f"next: review with `make diff STACK={stack}`, then `pulumi up -s {stack}` (or merge the change)")
 
 
-def flip(stack: str = STACK, app: str = APP, to: str = TO, root: Path = ROOT_DIR) -> None:
+def flip(stack: str = STACK_EDITED, app: str = APP, to: str = TO, root: Path = ROOT_DIR) -> None:
     """Send all of APP's traffic to a color (it must have an image and pods)."""
     _run(root, stack, lambda config: edits.plan_flip(config, app, to))
 
 
-def rollback(stack: str = STACK, app: str = APP, root: Path = ROOT_DIR) -> None:
+def rollback(stack: str = STACK_EDITED, app: str = APP, root: Path = ROOT_DIR) -> None:
     """Undo a flip: all traffic back to the idle color (it must still have pods)."""
     _run(root, stack, lambda config: edits.plan_rollback(config, app))
 
 
-def canary(stack: str = STACK, app: str = APP, weight: int = WEIGHT, root: Path = ROOT_DIR) -> None:
+def canary(stack: str = STACK_EDITED, app: str = APP, weight: int = WEIGHT, root: Path = ROOT_DIR) -> None:
     """Give the idle color WEIGHT % of APP's traffic (0 ends the canary)."""
     _run(root, stack, lambda config: edits.plan_canary(config, app, weight))
 
 
-def status(stack: str = STACK, root: Path = ROOT_DIR) -> None:
-    """Every app's colors, images, replicas and routing, as the stack file says."""
+def status(stack: str = STACK_READ, root: Path = ROOT_DIR) -> None:
+    """Every app's colors, images, replicas and routing, as the stack file says (edits nothing)."""
     try:
         config = edits.load_stack(root, stack)
-    except edits.Refused as err:
-        _error("error:", err)
-        raise typer.Exit(1) from None
+    except StackFileError as err:
+        fail(err)
     table = Table(title=f"stack {stack}")
     for column in edits.STATUS_COLUMNS:
         table.add_column(column, no_wrap=True)

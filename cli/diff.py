@@ -24,6 +24,7 @@ from typing import Any
 from . import traffic
 from .engine import ROOT
 from .plan import routing_tables
+from .stackfile import known_stacks
 
 EXIT_NO_CHANGES, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -232,6 +233,9 @@ def materialize(root: Path, ref: str, dest: Path) -> str:
 def _tree_plan(label: str, data: dict[str, Any]) -> TreePlan:
     if "error" in data:
         raise DiffError(f"{label}: the program refused to plan:\n{data['error']}")
+    if "unreadable" in data:
+        # `Pulumi.stg.yaml:69:21: problem` as is; only a broken file at BASE says where it is.
+        raise DiffError(data["unreadable"] + ("" if label == WORKING_TREE else f" (at {label})"))
     if data.get("missing"):
         return TreePlan({}, {}, {}, missing=True)
     tables = routing_tables(data["manifests"])
@@ -294,7 +298,8 @@ def diff_stack(stack: str, base_ref: str, root: Path = ROOT) -> StackDiff:
         label = commit[:8] if commit.startswith(base_ref) else f"{base_ref} ({commit[:8]})"
         base, head = plan_trees({f"BASE {label}": Path(tmp), WORKING_TREE: root}, stack)
     if base.missing and head.missing:
-        raise DiffError(f"no Pulumi.{stack}.yaml at BASE {label} nor in the working tree")
+        stacks = ", ".join(known_stacks(root)) or "none"
+        raise DiffError(f"no stack file Pulumi.{stack}.yaml at BASE {label} nor in the working tree; stacks here: {stacks}")
     return compare(base, head, stack, label)
 
 

@@ -24,7 +24,7 @@ from components.config import (
 from components.shared.colors import COLORS
 
 from . import stack_edit
-from .stackfile import project_name, read_stack_config
+from .stackfile import StackFileError, project_name, read_stack_config, stack_path
 from .traffic import Traffic
 
 
@@ -66,13 +66,12 @@ def parse_stack_file(path: Path, project: str, stack: str) -> StackConfig:
 
 
 def load_stack(root: Path, stack: str) -> StackConfig:
-    path = root / f"Pulumi.{stack}.yaml"
-    if not path.exists():
-        raise Refused(f"no stack file {path.name} in {root}")
+    """The stack's validated config; StackFileError when its file is missing, unreadable or invalid."""
+    path = stack_path(root, stack)
     try:
         return parse_stack_file(path, project_name(root), stack)
     except ConfigError as err:
-        raise Refused(f"{path.name} is invalid, fix it first:\n{err}") from None
+        raise StackFileError(f"{path.name} is invalid, fix it first:\n{err}") from None
 
 
 # --- the guards (pure: config in, edits out) ---------------------------------------------------
@@ -149,7 +148,7 @@ def apply(root: Path, stack: str, change: Change) -> None:
         return
     path, project = root / f"Pulumi.{stack}.yaml", project_name(root)
     try:
-        text = stack_edit.edit_text(path.read_text(), project, change.edits)
+        text = stack_edit.edit_text(path.read_text(), project, change.edits, name=path.name)
     except stack_edit.UnsafeEdit as err:
         raise Refused(f"{path.name} cannot be edited line for line ({err}); make the change by hand") from None
     # A private temporary file beside the original, so concurrent edits never share one.

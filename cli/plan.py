@@ -15,7 +15,7 @@ import pulumi
 import yaml
 
 from .engine import ROOT, Recording, Registration, run_program
-from .stackfile import project_name, read_stack_config
+from .stackfile import project_name, read_stack_config, stack_path
 from .traffic import MIRROR_OF
 
 
@@ -110,9 +110,7 @@ def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str,
 
 
 def run_plan(stack: str, root: Path = ROOT) -> Plan:
-    stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
-        raise PlanError(f"no stack file {stack_file.name}")
+    stack_file = stack_path(root, stack)
     project = project_name(root)
     config, secret_keys = read_stack_config(stack_file, project)
     started = time.perf_counter()

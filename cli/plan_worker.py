@@ -3,7 +3,8 @@
 `cli.diff` runs this in a fresh interpreter per tree: a program's `components` package can only be
 imported once per process, so the working tree and a BASE tree can't share one. Only the engine comes
 from this `cli`; nothing here imports `components`, so the tree's own version is the one loaded.
-Exit code 0 = planned (or no stack file: `{"missing": true}`), 1 = the program refused (`{"error": ...}`).
+Exit code 0 = planned (or no stack file: `{"missing": true}`), 1 = the program refused (`{"error": ...}`) or the
+stack file is unreadable (`{"unreadable": "Pulumi.stg.yaml:69:21: ..."}`).
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from .plan import PlanError, run_plan
+from .stackfile import StackFileError
 
 
 def main(argv: list[str]) -> int:
@@ -35,6 +37,8 @@ def main(argv: list[str]) -> int:
             }, 0
         except PlanError as err:
             result, code = {"error": str(err)}, 1
+        except StackFileError as err:
+            result, code = {"unreadable": str(err)}, 1
     args.out.write_text(json.dumps(result, default=str))
     return code
 

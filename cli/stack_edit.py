@@ -14,6 +14,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarstring import ScalarString
 
+from .stackfile import parse
+
 
 class UnsafeEdit(Exception):
     """The round trip would rewrite lines other than the edited ones (e.g. mixed indentation)."""
@@ -77,10 +79,10 @@ def _keep_comment_gap(parent: CommentedMap, key: str, old: Any, new: Any) -> Non
         comment.column += _scalar_width(new) - _scalar_width(old)
 
 
-def edit_text(text: str, project: str, edits: dict[str, Any]) -> str:
-    """Apply {dotted key path: value} edits to a stack file's text and return the new text."""
+def edit_text(text: str, project: str, edits: dict[str, Any], name: str = "stack file") -> str:
+    """Apply {dotted key path: value} edits to a stack file's text (read from file `name`) and return the new text."""
     yaml = _yaml(text)
-    document = yaml.load(text) or CommentedMap()
+    document = parse(text, name, yaml) or CommentedMap()
     for key_path, value in edits.items():
         set_path(document, project, key_path, value)
     out = io.StringIO()
