@@ -6,10 +6,12 @@ e.g. `apps.front.canaryWeight: must be between 0 and 100, got 150`.
 """
 from __future__ import annotations
 
+import difflib
 import json
-from typing import Any
+from types import UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, ValidationError, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
 
 from .app.config import AppConfig
@@ -102,10 +104,36 @@ class StackConfig(Model):
 # --- parsing -----------------------------------------------------------------------------------
 
 
-def _message(error: dict) -> str:
+def _models_at(annotation: Any, path: list[str]) -> list[type[BaseModel]]:
+    """The config models that can sit at `path` (a validation error's location) below `annotation`."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _models_at(get_args(annotation)[0], path)
+    if origin in (Union, UnionType):
+        return [model for arg in get_args(annotation) for model in _models_at(arg, path)]
+    is_model = isinstance(annotation, type) and issubclass(annotation, BaseModel)
+    if not path:
+        return [annotation] if is_model else []
+    if origin in (dict, list):  # a map key or a list index, then the value's type
+        return _models_at(get_args(annotation)[-1], path[1:])
+    if not is_model:
+        return []
+    fields = [field for name, field in annotation.model_fields.items() if (field.alias or name) == path[0]]
+    return [model for field in fields for model in _models_at(field.annotation, path[1:])]
+
+
+def _unknown_key(loc: list[str]) -> str:
+    """`unknown key`, with the closest key the stack file may have there (`activeColour` -> `activeColor`)."""
+    models = _models_at(StackConfig, loc[:-1])
+    known = sorted({field.alias or name for model in models for name, field in model.model_fields.items()})
+    close = difflib.get_close_matches(loc[-1], known, n=1)
+    return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
+
+
+def _message(error: dict, loc: list[str]) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
-        return "unknown key"
+        return _unknown_key(loc)
     if kind == "missing":
         return "is required"
     if kind == "value_error":
@@ -123,7 +151,7 @@ def _problems(err: ValidationError) -> list[str]:
         if isinstance(cause, KeyedProblems):
             lines += [".".join(loc + [key]) + f": {msg}" for key, msg in cause.problems]
         else:
-            lines.append(f"{'.'.join(loc) or '(stack config)'}: {_message(error)}")
+            lines.append(f"{'.'.join(loc) or '(stack config)'}: {_message(error, loc)}")
     return lines
 
 

@@ -75,7 +75,7 @@ def test_classic_sidecar_drains_until_the_app_has_stopped(config):
         ),
         ({"sidecarMode": "ambient"}, ["apps.front.drain.sidecarMode: must be 'native' or 'classic', got 'ambient'"]),
         ({"preStopSeconds": 0}, ["apps.front.drain.preStopSeconds: must be between 1 and 120, got 0"]),
-        ({"sleepSeconds": 5}, ["apps.front.drain.sleepSeconds: unknown key"]),
+        ({"sleepSeconds": 5}, ["apps.front.drain.sleepSeconds: unknown key (did you mean preStopSeconds?)"]),
     ],
 )
 def test_drain_timings_are_validated(config, timings, expected):

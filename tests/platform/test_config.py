@@ -84,7 +84,7 @@ def test_full_platform_config_parses(config):
         ("istio.operator", {"components": {"cni": {"enabled": False}}}, "istio.operator.components.cni: must set enabled: true: app namespaces enforce Pod Security 'restricted', so the sidecar's traffic redirection must come from the Istio CNI node agent (istio-init would need NET_ADMIN and NET_RAW)"),
         ("istio.operator", {"components": {}}, "istio.operator.components.cni: is required"),
         ("istio.operator", {"profile": "huge", "components": {"cni": {"enabled": True}}}, "istio.operator.profile: must be 'default', 'demo', 'minimal', 'remote', 'empty', 'preview', 'ambient' or 'stable', got 'huge'"),
-        ("istio.operator", {"components": {"cni": {"enabled": True}, "pilot": {"k8s": {"replicas": 2}}}}, "istio.operator.components.pilot.k8s.replicas: unknown key"),
+        ("istio.operator", {"components": {"cni": {"enabled": True}, "pilot": {"k8s": {"replicas": 2}}}}, "istio.operator.components.pilot.k8s.replicas: unknown key (did you mean replicaCount?)"),
         ("istio.operator", {"components": {"cni": {"enabled": True}, "ingressGateways": [{"enabled": True}]}}, "istio.operator.components.ingressGateways.0.name: is required"),
         ("istio.operator", {"meshConfig": {"outboundTrafficPolicy": {"mode": "DENY"}}, "components": {"cni": {"enabled": True}}}, "istio.operator.meshConfig.outboundTrafficPolicy.mode: must be 'ALLOW_ANY' or 'REGISTRY_ONLY', got 'DENY'"),
         ("istio.operator", {"spec": {}, "components": {"cni": {"enabled": True}}}, "istio.operator.spec: unknown key"),
