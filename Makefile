@@ -1,65 +1,98 @@
 # `make plan STACK=stg` and `make test` work on a fresh machine: the venv is made on first use.
+# Each target with a `## ` comment is listed by `make help` (the default goal), one line each.
 VENV ?= venv
 PY := $(VENV)/bin/python
+PYTHON3 ?= python3
 STACK ?= stg
 SHARED ?= ../shared
+BASE ?= HEAD
 
-.PHONY: deps plan test validate policy-deps diff flip rollback canary status e2e-tools e2e-env e2e e2e-down
-deps: $(VENV)/.installed
+.DEFAULT_GOAL := help
+.PHONY: help deps plan test validate policy-deps diff flip rollback canary status e2e-tools e2e-env e2e e2e-down
+
+help: ## list the targets (this text)
+	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
+	@awk -F ':.*## ' '/^[a-z0-9-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+# --- commands that need variables: a one-line hint and exit 2 before anything runs -------------
+# USAGE_<goal> is the example; NEEDS_<goal> the variables it must have.
+USAGE_flip := make flip STACK=$(STACK) APP=front TO=green
+NEEDS_flip := APP TO
+USAGE_rollback := make rollback STACK=$(STACK) APP=front
+NEEDS_rollback := APP
+USAGE_canary := make canary STACK=$(STACK) APP=front WEIGHT=10
+NEEDS_canary := APP WEIGHT
+$(foreach goal,$(MAKECMDGOALS),$(foreach var,$(NEEDS_$(goal)),$(if $($(var)),,$(error $(var) is missing: $(USAGE_$(goal))))))
+
+# --- the virtualenvs ----------------------------------------------------------------------------
+# Without ./venv, every goal but these first checks python3: older than 3.11 is refused in one line.
+NO_VENV_GOALS := help e2e-tools e2e-env e2e-down
+ifeq ($(wildcard $(PY)),)
+ifneq ($(filter-out $(NO_VENV_GOALS),$(MAKECMDGOALS)),)
+PYTHON3_VERSION := $(shell $(PYTHON3) -c 'import sys; print("ok" if sys.version_info >= (3, 11) else ".".join(map(str, sys.version_info[:3])))' 2>/dev/null)
+$(if $(filter ok,$(PYTHON3_VERSION)),,$(error $(PYTHON3) is $(if $(PYTHON3_VERSION),Python $(PYTHON3_VERSION),not found); bluegreen-platform needs Python 3.11 or newer (e.g. make $(MAKECMDGOALS) PYTHON3=python3.11)))
+endif
+endif
+# $(call new-venv,DIR): create DIR unless it has a python.
+new-venv = test -x $(1)/bin/python || { echo "creating $(1) and installing the pinned requirements (first time: a few minutes)" && $(PYTHON3) -m venv $(1); }
+PIP_INSTALL = -m pip install --disable-pip-version-check
+
+deps: $(VENV)/.installed ## create ./venv and install the pinned requirements (done by every target that needs it)
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
-	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements-dev.txt -r policies/requirements.txt
+	@$(call new-venv,$(VENV))
+	$(PY) $(PIP_INSTALL) -q --upgrade pip
+	$(PY) $(PIP_INSTALL) -r requirements-dev.txt -r policies/requirements.txt
 	touch $@
 
-plan: deps
-	$(PY) -m cli plan --stack $(STACK)
+# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv: venv), used by `pulumi preview --policy-pack policies`.
+policy-deps: policies/venv/.installed ## the policy pack's own venv (for pulumi preview --policy-pack policies)
 
-test: deps
+policies/venv/.installed: policies/requirements.txt
+	@$(call new-venv,policies/venv)
+	policies/venv/bin/python $(PIP_INSTALL) -r policies/requirements.txt
+	touch $@
+
+# --- offline plan and tests ---------------------------------------------------------------------
+plan: deps ## render STACK offline into build/STACK/ and run the policy pack (make plan STACK=prod)
+	@$(PY) -m cli plan --stack $(STACK)
+
+test: deps ## the unit tier: pytest under the mock engine, no cloud
 	$(PY) -m pytest -q
 
-validate: deps
+validate: deps ## check every build/*/manifests against the Kubernetes and Istio schemas (after make plan)
 	@ls -d build/*/manifests >/dev/null 2>&1 || { echo "nothing to validate: run make plan STACK=<stack> first"; exit 1; }
 	$(PY) $(SHARED)/tools/validate_manifests.py build/*/manifests
 
-# The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv: venv), used by `pulumi preview --policy-pack policies`.
-policy-deps: policies/venv/.installed
+# --- delivery (README "Release walkthrough") ----------------------------------------------------
+# `make diff` plans BASE (default HEAD) and the working tree and prints the change (Markdown copy in
+# build/diff-<stack>.md). The CLI exits 0 no changes, 1 error, 2 changes; here changes are not a failure.
+diff: deps ## what the working tree changes against BASE (default HEAD): make diff STACK=stg BASE=origin/main
+	@$(PY) -m cli diff --stack $(STACK) --base $(BASE) --markdown build/diff-$(STACK).md || test $$? -eq 2
 
-policies/venv/.installed: policies/requirements.txt
-	test -x policies/venv/bin/python || python3 -m venv policies/venv
-	policies/venv/bin/python -m pip install -q -r policies/requirements.txt
-	touch $@
+flip: deps ## guarded edit, all traffic to a color: make flip STACK=stg APP=front TO=green
+	@$(PY) -m cli flip --stack $(STACK) --app "$(APP)" --to "$(TO)"
 
-# Delivery: `make diff STACK=stg BASE=origin/main` plans BASE and the working tree and prints the change
-# (Markdown copy in build/diff-<stack>.md). The CLI exits 0 no changes, 1 error, 2 changes; here changes are
-# not a failure, so make fails only on errors. Routing edits are guarded: see README "Release walkthrough".
-BASE ?= HEAD
-diff: deps
-	$(PY) -m cli diff --stack $(STACK) --base $(BASE) --markdown build/diff-$(STACK).md || test $$? -eq 2
+rollback: deps ## guarded edit, back to the idle color: make rollback STACK=stg APP=front
+	@$(PY) -m cli rollback --stack $(STACK) --app "$(APP)"
 
-flip: deps
-	$(PY) -m cli flip --stack $(STACK) --app "$(APP)" --to "$(TO)"
+canary: deps ## guarded edit, idle color's share: make canary STACK=stg APP=front WEIGHT=10
+	@$(PY) -m cli canary --stack $(STACK) --app "$(APP)" --weight "$(WEIGHT)"
 
-rollback: deps
-	$(PY) -m cli rollback --stack $(STACK) --app "$(APP)"
+status: deps ## each app's colors, split, preview, images and replicas (reads only)
+	@$(PY) -m cli status --stack $(STACK)
 
-canary: deps
-	$(PY) -m cli canary --stack $(STACK) --app "$(APP)" --weight "$(WEIGHT)"
-
-status: deps
-	$(PY) -m cli status --stack $(STACK)
-
-# Real engine, locally (README "Real engine, locally"): the pinned toolchain built from Go modules into
-# ~/.cache/bluegreen-platform/e2e/<hash>/, a control plane with fake nodes on loopback, and the e2e tier.
-e2e-tools:
+# --- real engine, locally (README "Real engine, locally") ---------------------------------------
+# The pinned toolchain built from Go modules into ~/.cache/bluegreen-platform/e2e/<hash>/, a control
+# plane with fake nodes on loopback, and the e2e tier.
+e2e-tools: ## build the pinned e2e toolchain once (no-op when built)
 	bash e2e/tools/build.sh
 
-e2e-env: e2e-tools
+e2e-env: e2e-tools ## start the local cluster on 127.0.0.1 (no-op when running)
 	bash e2e/cluster/up.sh
 
-e2e: deps policy-deps
+e2e: deps policy-deps ## the real-engine tests against the local cluster (after make e2e-env)
 	$(PY) -m pytest -q -m e2e tests/e2e
 
-e2e-down:
+e2e-down: ## stop the local cluster and remove its state
 	bash e2e/cluster/down.sh
