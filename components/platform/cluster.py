@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import pulumi
@@ -17,6 +19,21 @@ from .config import ClusterConfig, NodePoolConfig
 # Istio's sidecar-injection and validation webhooks listen on 15017; a private cluster's control plane
 # reaches the nodes only on 443/10250 unless a firewall rule allows more.
 ISTIO_WEBHOOK_PORT = "15017"
+
+
+# pulumi_gcp.compute's __init__ imports every module of the package, and two we never use say at import that
+# they are deprecated.
+_UNUSED_DEPRECATED = r"gcp\.compute\.(RouterStatus|MangedSslCertificate) has been deprecated"
+
+
+def gcp_compute() -> ModuleType:
+    """pulumi_gcp.compute, loaded without those two import-time warnings (any other deprecation, e.g. of an
+    argument we pass, still shows). Loaded only by a stack that creates its cluster: it takes most of a second."""
+    compute = gcp.compute
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", _UNUSED_DEPRECATED, DeprecationWarning)
+        _ = compute.Firewall  # pulumi_gcp imports lazily: the first attribute read runs the package's __init__
+    return compute
 
 
 AUTH_PLUGIN = "gke-gcloud-auth-plugin"
@@ -215,7 +232,7 @@ class GkeCluster(pulumi.ComponentResource):
             raise pulumi.RunError("the existing cluster does not fit this stack:\n" + "\n".join(problems))
 
     def _webhook_firewall(self, cfg: ClusterConfig) -> None:
-        gcp.compute.Firewall(
+        gcp_compute().Firewall(
             f"{cfg.name}-istio-webhooks",
             project=cfg.project,
             network=cfg.network,
@@ -229,8 +246,9 @@ class GkeCluster(pulumi.ComponentResource):
     def _cloud_nat(self, cfg: ClusterConfig) -> None:
         """Egress for private nodes: image pulls from public registries (docker.io, quay.io)."""
         child = pulumi.ResourceOptions(parent=self)
-        router = gcp.compute.Router(f"{cfg.name}-nat-router", project=cfg.project, region=cfg.region, network=cfg.network, opts=child)
-        gcp.compute.RouterNat(
+        compute = gcp_compute()
+        router = compute.Router(f"{cfg.name}-nat-router", project=cfg.project, region=cfg.region, network=cfg.network, opts=child)
+        compute.RouterNat(
             f"{cfg.name}-nat",
             project=cfg.project,
             region=cfg.region,
