@@ -12,7 +12,7 @@ from rich.table import Table
 from components.config import StackConfig
 
 from . import diff as plan_diff
-from . import edits
+from . import edits, policy_check
 from .engine import ROOT
 from .stackfile import StackFileError
 
@@ -23,7 +23,7 @@ STACK_READ = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<
 APP = typer.Option(..., "--app", "-a", help="app name under apps: in the stack config")
 ROOT_DIR = typer.Option(ROOT, "--root", help="project directory (default: this checkout)")
 TO = typer.Option(..., "--to", help="blue or green")
-WEIGHT = typer.Option(..., "--weight", "-w", help="idle color's share, 0-100")
+WEIGHT = typer.Option(..., "--weight", "-w", help="idle color's share, 1-99 (0 ends the canary)")
 
 
 def note(style: str, label: str, text: str) -> None:
@@ -66,7 +66,7 @@ def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], edits.Chan
     """Plan the change on the current config, write it (or refuse), and say what traffic does."""
     try:
         change = plan_change(edits.load_stack(root, stack))
-        edits.apply(root, stack, change)
+        advisories = edits.apply(root, stack, change)
     except edits.Refused as err:
         refuse(err)
     except StackFileError as err:
@@ -74,8 +74,10 @@ def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], edits.Chan
     if change.message:
         console.print(change.message)
         return
-    for key, value in change.edits.items():
-        console.print(f"Pulumi.{stack}.yaml: {key} = {value}  (same as: pulumi config set --path {key} {value} -s {stack})")
+    for line in change.edit_lines(stack):
+        console.print(line, markup=False, soft_wrap=True)
+    for finding in advisories:
+        note("yellow", "warning:", f" {policy_check.finding_line(finding)}")
     console.print(f"traffic: {change.sentence}")
     console.print(f"next: review with `make diff STACK={stack}`, then `pulumi up -s {stack}` (or merge the change)")
 
@@ -86,12 +88,12 @@ def flip(stack: str = STACK_EDITED, app: str = APP, to: str = TO, root: Path = R
 
 
 def rollback(stack: str = STACK_EDITED, app: str = APP, root: Path = ROOT_DIR) -> None:
-    """Undo a flip: all traffic back to the idle color (it must still have pods)."""
+    """Undo the last flip: all traffic back to previousColor (it must still have pods); refused when there is nothing to undo."""
     _run(root, stack, lambda config: edits.plan_rollback(config, app))
 
 
 def canary(stack: str = STACK_EDITED, app: str = APP, weight: int = WEIGHT, root: Path = ROOT_DIR) -> None:
-    """Give the idle color WEIGHT % of APP's traffic (0 ends the canary)."""
+    """Give the idle color WEIGHT % of APP's traffic (1-99; 0 ends the canary; all of it is a flip)."""
     _run(root, stack, lambda config: edits.plan_canary(config, app, weight))
 
 

@@ -3,9 +3,11 @@
 Both the working tree and BASE (the stack file and program as of that ref, taken with `git archive`)
 are planned offline, each in its own interpreter (`cli.plan_worker`), and compared by URN the way
 `pulumi preview` does: resources added, removed, and changed with field-level paths. The traffic
-change per app is read back from the rendered VirtualServices.
+change per app is read back from the rendered VirtualServices. The policy pack runs over the working
+tree's plan as `make plan` runs it (the tree's `policies/config/<stack>.json`).
 
-Exit codes, as `terraform plan -detailed-exitcode`: 0 no changes, 1 error, 2 changes.
+Exit codes, as `terraform plan -detailed-exitcode`: 0 no changes, 1 error (or a mandatory policy
+violation: `pulumi up` with the pack would refuse it), 2 changes.
 """
 from __future__ import annotations
 
@@ -21,8 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import traffic
-from .engine import ROOT
+from policies.guardrails.catalog import MANDATORY
+from policies.guardrails.evaluate import Finding, PackConfigError
+
+from . import policy_check, traffic
+from .engine import ROOT, Registration
 from .plan import routing_tables
 from .stackfile import known_stacks
 
@@ -116,6 +121,7 @@ class StackDiff:
     impact: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     replacements: list[Replacement] = field(default_factory=list)
+    policy: list[Finding] = field(default_factory=list)  # the pack's violations in the working tree's plan
     unchanged: int = 0
 
     @property
@@ -127,9 +133,13 @@ class StackDiff:
         return [r for r in self.replacements if r.refused]
 
     @property
+    def mandatory(self) -> list[Finding]:
+        return [f for f in self.policy if f.level == MANDATORY]
+
+    @property
     def exit_code(self) -> int:
         # A change that cannot be applied is an error, not a plan: `pulumi up` would refuse it.
-        if self.refused:
+        if self.refused or self.mandatory:
             return EXIT_ERROR
         return EXIT_CHANGES if self.has_changes else EXIT_NO_CHANGES
 
@@ -300,7 +310,18 @@ def diff_stack(stack: str, base_ref: str, root: Path = ROOT) -> StackDiff:
     if base.missing and head.missing:
         stacks = ", ".join(known_stacks(root)) or "none"
         raise DiffError(f"no stack file Pulumi.{stack}.yaml at BASE {label} nor in the working tree; stacks here: {stacks}")
-    return compare(base, head, stack, label)
+    result = compare(base, head, stack, label)
+    if not head.missing:
+        result.policy = _policy_findings(stack, head, root)
+    return result
+
+
+def _policy_findings(stack: str, head: TreePlan, root: Path) -> list[Finding]:
+    registrations = [Registration(**resource) for resource in head.resources.values()]
+    try:
+        return policy_check.check_project(stack, registrations, root)
+    except PackConfigError as err:
+        raise DiffError(f"invalid policy pack config for stack {stack}: {err}") from None
 
 
 # --- rendering ---------------------------------------------------------------------------------
@@ -320,8 +341,25 @@ def _summary(diff: StackDiff) -> str:
     return "{} to add, {} to delete, {} to change, {} unchanged".format(*counts)
 
 
+def _violations(count: int, kind: str = "") -> str:
+    return f"{count} {kind}{' ' if kind else ''}violation{'' if count == 1 else 's'}"
+
+
+def _policy_summary(diff: StackDiff) -> str:
+    if not diff.policy:
+        return "policies: no violations"
+    mandatory = len(diff.mandatory)
+    return f"policies: {_violations(len(diff.policy))} ({mandatory} mandatory, {len(diff.policy) - mandatory} advisory)"
+
+
+def _mandatory_sentence(diff: StackDiff) -> str:
+    return f"REFUSED: {_violations(len(diff.mandatory), 'mandatory policy')}: `pulumi up` with the policy pack would refuse this"
+
+
 def render_text(diff: StackDiff) -> str:
     lines = [f"plan diff for stack {diff.stack}: BASE {diff.base} -> {WORKING_TREE}", *diff.notes]
+    lines += [f"!! {_mandatory_sentence(diff)}"] if diff.mandatory else []
+    lines += [_policy_summary(diff), *(f"  {policy_check.finding_line(f)}" for f in _by_level(diff.policy))]
     if not diff.has_changes:
         return "\n".join([*lines, f"no changes ({diff.unchanged} resources unchanged)"]) + "\n"
     lines += [f"!! {r.sentence()}" for r in diff.replacements]
@@ -339,10 +377,32 @@ def render_text(diff: StackDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _by_level(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.level != MANDATORY, f.policy, f.message))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _policy_markdown(diff: StackDiff) -> list[str]:
+    lines = [f"> [!CAUTION]\n> **{_mandatory_sentence(diff)}**", ""] if diff.mandatory else []
+    lines += [f"**Policies**: {_policy_summary(diff).removeprefix('policies: ')}", ""]
+    if diff.policy:
+        lines += ["| level | policy | resource | message |", "|---|---|---|---|"]
+        for f in _by_level(diff.policy):
+            resource = f"`{policy_check.finding_resource(f)}`" if f.resource else "-"
+            level = f"**{f.level}**" if f.level == MANDATORY else f.level
+            lines.append(f"| {level} | `{f.policy}` | {resource} | {_cell(f.message)} |")
+        lines.append("")
+    return lines
+
+
 def render_markdown(diff: StackDiff) -> str:
-    """The MR comment: traffic and impact first, then a resource table and the field changes folded."""
+    """The MR comment: policy violations and traffic first, then a resource table and the field changes folded."""
     lines = [f"### Plan diff: stack `{diff.stack}`", "", f"BASE `{diff.base}` → this merge request", ""]
     lines += [f"> {note}" for note in diff.notes]
+    lines += _policy_markdown(diff)
     if not diff.has_changes:
         return "\n".join([*lines, f"**No changes** ({diff.unchanged} resources unchanged)."]) + "\n"
     if diff.replacements:

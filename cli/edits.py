@@ -1,9 +1,11 @@
 """Guarded routing changes: flip, rollback, canary, and a status table, all as edits of `Pulumi.<stack>.yaml`.
 
-Each command is the same change as `pulumi config set --path apps.<app>.<key> <value>`, written with comments
-and order kept, and only after checks a reviewer would make by hand: the app exists, and the color about to
-take traffic has an image and pods. The edited file is validated with the program's own config model before
-it replaces the original.
+Each command is the same change as `pulumi config set --path apps.<app>.<key> <value>` (or `config rm`), written
+with comments and order kept, and only after checks a reviewer would make by hand: the app exists, and the color
+about to take traffic has an image and pods. A flip records the color it replaces as `previousColor`, which is what
+a rollback returns to (and clears). The edited file replaces the original only when it passes what `make plan`
+checks: the program's config model, then the policy pack over the offline plan of the edited stack, with the
+project's pack config for that stack (`policies/config/<stack>.json`).
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.app.config import AppConfig, ColorSpec
+from components.app.config import AppConfig, ColorSpec, canary_weight_problem
 from components.app.routing import routing_model
 from components.config import (
     ConfigError,
@@ -22,8 +24,11 @@ from components.config import (
     project_config,
 )
 from components.shared.colors import COLORS
+from policies.guardrails.catalog import MANDATORY
+from policies.guardrails.evaluate import Finding, PackConfigError
 
-from . import stack_edit
+from . import policy_check, stack_edit
+from .plan import PlanError, run_plan
 from .stackfile import StackFileError, project_name, read_stack_config, stack_path
 from .traffic import Traffic
 
@@ -35,10 +40,19 @@ class Refused(Exception):
 @dataclass(frozen=True)
 class Change:
     app: str
-    edits: dict[str, Any]  # dotted config path (without the project prefix) -> new value
+    edits: dict[str, Any]  # dotted config path (without the project prefix) -> new value, or stack_edit.REMOVE
     before: Traffic
     after: Traffic
     message: str = ""  # why nothing changes, for a no-op
+
+    def edit_lines(self, stack: str) -> list[str]:
+        """Each edit as written to the stack file, with the `pulumi config` command that does the same."""
+        return [
+            f"Pulumi.{stack}.yaml: {key} removed  (same as: pulumi config rm --path {key} -s {stack})"
+            if value is stack_edit.REMOVE
+            else f"Pulumi.{stack}.yaml: {key} = {value}  (same as: pulumi config set --path {key} {value} -s {stack})"
+            for key, value in self.edits.items()
+        ]
 
     @property
     def sentence(self) -> str:
@@ -92,46 +106,56 @@ def _must_serve(app: str, cfg: AppConfig, color: str, why: str) -> None:
         raise Refused(f"{why}: apps.{app}.{color}.replicas is {spec.replicas}, {color} has no pods; scale it up first")
 
 
-_FIELDS = {"activeColor": "active_color", "canaryWeight": "canary_weight"}  # stack file key -> AppConfig field
+# stack file key -> AppConfig field
+_FIELDS = {"activeColor": "active_color", "previousColor": "previous_color", "canaryWeight": "canary_weight"}
 
 
 def _change(app: str, cfg: AppConfig, edits: dict[str, Any], message: str = "") -> Change:
-    after = cfg.model_copy(update={_FIELDS[key]: value for key, value in edits.items()})
+    values = {key: None if value is stack_edit.REMOVE else value for key, value in edits.items()}
+    after = cfg.model_copy(update={_FIELDS[key]: value for key, value in values.items()})
     paths = {f"apps.{app}.{key}": value for key, value in edits.items()}
     return Change(app, paths, traffic_of(cfg), traffic_of(after), message)
 
 
 def plan_flip(config: StackConfig, app: str, to: str) -> Change:
-    """Send all default traffic to `to`: it becomes activeColor and any canary share ends."""
+    """Send all default traffic to `to`: it becomes activeColor (the color it replaces is recorded as
+    previousColor, for rollback) and any canary share ends."""
     cfg = _app(config, app)
     if to not in COLORS:
         raise Refused(f"cannot flip {app} to {to!r}: a color is one of {', '.join(COLORS)}")
     if cfg.active_color == to and cfg.canary_weight == 0:
         return _change(app, cfg, {}, f"{app} already sends all traffic to {to}: nothing to change")
     _must_serve(app, cfg, to, f"cannot flip {app} to {to}")
-    edits: dict[str, Any] = {"activeColor": to} if cfg.active_color != to else {}
+    edits: dict[str, Any] = {"activeColor": to, "previousColor": cfg.active_color} if cfg.active_color != to else {}
     if cfg.canary_weight:
         edits["canaryWeight"] = 0
     return _change(app, cfg, edits)
 
 
 def plan_rollback(config: StackConfig, app: str) -> Change:
-    """Undo a flip: all traffic back to the idle color, which must still be deployed and scaled."""
+    """Undo the last flip: all traffic back to previousColor, which must still be deployed and scaled, and
+    previousColor cleared, so a second rollback has nothing to undo instead of flipping forward again."""
     cfg = _app(config, app)
     if cfg.canary_weight:
         raise Refused(
             f"{app} is splitting traffic ({traffic_of(cfg).split_text()}), so 'back' is ambiguous: "
             f"stop the canary with `canary --weight 0` or choose a color with `flip --to`"
         )
-    _must_serve(app, cfg, cfg.idle_color, f"cannot roll {app} back to {cfg.idle_color}")
-    return _change(app, cfg, {"activeColor": cfg.idle_color})
+    if cfg.previous_color is None:
+        raise Refused(
+            f"{app} has nothing to undo: no previousColor recorded (the last flip was already rolled back, "
+            f"or activeColor was edited by hand); use flip --to <color>"
+        )
+    _must_serve(app, cfg, cfg.previous_color, f"cannot roll {app} back to {cfg.previous_color}")
+    return _change(app, cfg, {"activeColor": cfg.previous_color, "previousColor": stack_edit.REMOVE})
 
 
 def plan_canary(config: StackConfig, app: str, weight: int) -> Change:
-    """Give the idle color `weight` % of default traffic (0 ends a canary)."""
+    """Give the idle color `weight` % of default traffic (0 ends a canary; 100 is a flip, refused here)."""
     cfg = _app(config, app)
-    if not 0 <= weight <= 100:
-        raise Refused(f"canary weight must be between 0 and 100, got {weight}")
+    problem = canary_weight_problem(weight)
+    if problem:
+        raise Refused(f"canary weight for {app}: {problem}")
     if weight == cfg.canary_weight:
         return _change(app, cfg, {}, f"{app} already gives {cfg.idle_color} {weight}%: nothing to change")
     if weight:
@@ -142,10 +166,11 @@ def plan_canary(config: StackConfig, app: str, weight: int) -> Change:
 # --- applying ----------------------------------------------------------------------------------
 
 
-def apply(root: Path, stack: str, change: Change) -> None:
-    """Write the edits into Pulumi.<stack>.yaml, only if the result still passes the program's validation."""
+def apply(root: Path, stack: str, change: Change) -> list[Finding]:
+    """Write the edits into Pulumi.<stack>.yaml, only if the result still passes the program's validation and
+    the policy pack's mandatory policies; returns the advisory violations (warnings: they do not refuse)."""
     if not change.edits:
-        return
+        return []
     path, project = root / f"Pulumi.{stack}.yaml", project_name(root)
     try:
         text = stack_edit.edit_text(path.read_text(), project, change.edits, name=path.name)
@@ -158,11 +183,28 @@ def apply(root: Path, stack: str, change: Change) -> None:
         with os.fdopen(fd, "w") as staged_file:
             staged_file.write(text)
         parse_stack_file(staged, project, stack)
+        advisories = _policy_check(root, stack, staged, path.name)
         os.replace(staged, path)
     except ConfigError as err:
         raise Refused(f"the edited {path.name} would be invalid, nothing written:\n{err}") from None
     finally:
         staged.unlink(missing_ok=True)
+    return advisories
+
+
+def _policy_check(root: Path, stack: str, staged: Path, name: str) -> list[Finding]:
+    """The policy pack over the offline plan of the staged stack file, as `make plan` runs it: mandatory
+    violations refuse the edit with the policies' own messages; advisory ones are returned."""
+    try:
+        findings = policy_check.check_project(stack, run_plan(stack, root, staged).recording.resources, root)
+    except PlanError as err:
+        raise Refused(f"the edited {name} does not plan, nothing written:\n{err}") from None
+    except PackConfigError as err:
+        raise Refused(f"invalid policy pack config for stack {stack}: {err}; nothing written") from None
+    mandatory = [policy_check.finding_line(f) for f in findings if f.level == MANDATORY]
+    if mandatory:
+        raise Refused(f"the edited {name} fails the policy pack, nothing written:\n" + "\n".join(mandatory))
+    return [f for f in findings if f.level != MANDATORY]
 
 
 # --- status ------------------------------------------------------------------------------------

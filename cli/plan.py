@@ -109,13 +109,18 @@ def routing_tables(manifests: list[dict[str, Any]]) -> dict[str, list[tuple[str,
     return tables
 
 
-def run_plan(stack: str, root: Path = ROOT) -> Plan:
-    stack_file = stack_path(root, stack)
+def run_plan(stack: str, root: Path = ROOT, stack_file: Path | None = None) -> Plan:
+    """Plan `stack` with root's program, from `stack_file` (default: root's Pulumi.<stack>.yaml; a guarded
+    edit passes its staged copy)."""
+    stack_file = stack_file or stack_path(root, stack)
     project = project_name(root)
     config, secret_keys = read_stack_config(stack_file, project)
+    program = root / "__main__.py"
+    if not program.exists():
+        raise PlanError(f"no program {program.name} in {root}")
     started = time.perf_counter()
     try:
-        recording = run_program(stack, config, secret_keys, program=root / "__main__.py", project=project)
+        recording = run_program(stack, config, secret_keys, program=program, project=project)
     except pulumi.RunError as err:
         raise PlanError(str(err)) from None
     manifests = [_ordered(m, top=True) for m in map(manifest_of, recording.resources) if m is not None]

@@ -1,6 +1,7 @@
 """Run the policy pack's rules over an offline plan, as `pulumi preview --policy-pack policies` would."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from policies.guardrails.evaluate import (
@@ -13,13 +14,18 @@ from policies.guardrails.evaluate import (
 )
 from policies.guardrails.model import Resource
 
-from .engine import ROOT, Recording
+from .engine import ROOT, Recording, Registration
 
-POLICY_CONFIG_DIR = ROOT / "policies" / "config"
+POLICY_CONFIG = Path("policies") / "config"  # in a project: what CI passes as --policy-pack-config
+POLICY_CONFIG_DIR = ROOT / POLICY_CONFIG
+
+
+def _resources(registrations: Iterable[Registration]) -> list[Resource]:
+    return [Resource(r.type, r.name, r.urn, r.inputs, r.parent, tuple(r.dependencies)) for r in registrations]
 
 
 def records(recording: Recording) -> list[Resource]:
-    return [Resource(r.type, r.name, r.urn, r.inputs, r.parent, tuple(r.dependencies)) for r in recording.resources]
+    return _resources(recording.resources)
 
 
 def stack_policy_config(stack: str, config_dir: Path = POLICY_CONFIG_DIR) -> Path | None:
@@ -44,3 +50,20 @@ def run(stack: str, recording: Recording, config_path: Path | None = None) -> tu
         return f"invalid policy pack config {shown}: {err}", False
     header = f"policy pack config: {shown or 'defaults'}"
     return f"{header}\n{report(findings)}", not has_mandatory(findings)
+
+
+def check_project(stack: str, registrations: Iterable[Registration], root: Path) -> list[Finding]:
+    """The pack's findings on a plan of the project at `root`, with that project's pack config for `stack`
+    (defaults without one); a bad pack config raises PackConfigError."""
+    return evaluate(_resources(registrations), load_config(stack_policy_config(stack, root / POLICY_CONFIG)))
+
+
+def finding_resource(finding: Finding) -> str:
+    """The resource a violation is about, as `Deployment front-blue` (empty for a stack-wide one)."""
+    return f"{finding.resource.type.rsplit(':', 1)[-1]} {finding.resource.name}" if finding.resource else ""
+
+
+def finding_line(finding: Finding) -> str:
+    """One violation on one line: level, policy, resource and the policy's own message."""
+    where = f" ({finding_resource(finding)})" if finding.resource else ""
+    return f"[{finding.level}] {finding.policy}{where}: {finding.message}"

@@ -1,8 +1,8 @@
 """Edit `Pulumi.<stack>.yaml` in place as `pulumi config set --path` would, keeping comments, order and quotes.
 
-Only the edited scalar changes: ruamel.yaml's round-trip mode keeps every comment, key order, flow map and
-quoting style; the indentation is read off the file. Values keep `pulumi config set --path` types: a color is
-a string, a weight an integer.
+Only the edited scalar changes (or the removed key's line goes, as with `pulumi config rm --path`): ruamel.yaml's
+round-trip mode keeps every comment, key order, flow map and quoting style; the indentation is read off the file.
+Values keep `pulumi config set --path` types: a color is a string, a weight an integer.
 """
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import ScalarString
+from ruamel.yaml.tokens import CommentToken
 
 from .stackfile import parse
 
@@ -49,22 +51,103 @@ def _config_key(config: CommentedMap, project: str, key: str) -> str:
     return key if key in config and f"{project}:{key}" not in config else f"{project}:{key}"
 
 
-def set_path(document: CommentedMap, project: str, key_path: str, value: Any) -> None:
-    """Set a dotted config path (map keys only), creating missing maps, like `pulumi config set --path`."""
+class _Removed:
+    """An edit's value that removes the key, as `pulumi config rm --path` does."""
+
+    def __repr__(self) -> str:
+        return "(removed)"
+
+
+REMOVE: Any = _Removed()
+
+
+def _parent(document: CommentedMap, project: str, key_path: str, create: bool = True) -> tuple[CommentedMap | None, str]:
+    """The map holding a dotted config path's last key, and that key; missing maps are created, or with
+    `create=False` the map is None."""
     top, *rest = key_path.split(".")
-    config = document.setdefault("config", CommentedMap())
+    config = document.setdefault("config", CommentedMap()) if create else document.get("config") or CommentedMap()
     parent, key = config, _config_key(config, project, top)
     for child in rest:
         node = parent.get(key)
         if not isinstance(node, dict):
+            if not create:
+                return None, child
             node = parent[key] = CommentedMap()
         parent, key = node, child
+    return parent, key
+
+
+def set_path(document: CommentedMap, project: str, key_path: str, value: Any, after: str | None = None) -> None:
+    """Set a dotted config path (map keys only), creating missing maps, like `pulumi config set --path`.
+
+    A new key goes right after the key `after` when its map has one (so related keys stay together), else last.
+    """
+    parent, key = _parent(document, project, key_path)
+    assert parent is not None  # created
+    if key not in parent and after in parent:
+        following = _take_following_lines(parent, after)
+        parent.insert(list(parent).index(after) + 1, key, value)
+        _add_following_lines(parent, key, following)
+        return
     old = parent.get(key)
     # A quoted string stays quoted the same way: only the text changes.
     if isinstance(old, ScalarString) and isinstance(value, str):
         value = type(old)(value)
     parent[key] = value
     _keep_comment_gap(parent, key, old, value)
+
+
+def remove_path(document: CommentedMap, project: str, key_path: str) -> None:
+    """Remove a dotted config path's key (a missing one is left missing), like `pulumi config rm --path`."""
+    parent, key = _parent(document, project, key_path, create=False)
+    if parent is None or key not in parent:
+        return
+    keys = list(parent)
+    following = _take_following_lines(parent, key)
+    del parent[key]
+    parent.ca.items.pop(key, None)
+    before = keys[keys.index(key) - 1] if keys.index(key) else None
+    # Comment lines below the removed key introduce the next key: they stay (with no key before them they are
+    # dropped, and edit_text refuses the edit as more than one line).
+    if before is not None:
+        _add_following_lines(parent, before, following)
+
+
+def _comment_owner(node: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
+    """Where ruamel keeps the comment lines that follow an entry: on the entry itself or, when its value is a
+    block map, on that map's last entry (recursively)."""
+    value = node[key]
+    while isinstance(value, CommentedMap) and value and not value.fa.flow_style():
+        node, key = value, list(value)[-1]
+        value = node[key]
+    return node, key
+
+
+def _take_following_lines(node: CommentedMap, key: Any) -> str:
+    """Detach the whole comment lines (and blank lines) below an entry; its end-of-line comment stays."""
+    owner, last = _comment_owner(node, key)
+    tokens = owner.ca.items.get(last)
+    comment = tokens[2] if tokens and len(tokens) > 2 else None
+    if comment is None:
+        return ""
+    # ruamel's text: `# end-of-line comment` (or nothing), a newline, then the lines below.
+    own, following = comment.value.split("\n", 1)
+    if own:
+        comment.value = own + "\n"
+    else:
+        tokens[2] = None
+    return following
+
+
+def _add_following_lines(node: CommentedMap, key: Any, lines: str) -> None:
+    if not lines:
+        return
+    owner, last = _comment_owner(node, key)
+    tokens = owner.ca.items.setdefault(last, [None, None, None, None])
+    if tokens[2] is None:
+        tokens[2] = CommentToken("\n" + lines, CommentMark(0), None)
+    else:
+        tokens[2].value += lines
 
 
 def _scalar_width(value: Any) -> int:
@@ -80,11 +163,19 @@ def _keep_comment_gap(parent: CommentedMap, key: str, old: Any, new: Any) -> Non
 
 
 def edit_text(text: str, project: str, edits: dict[str, Any], name: str = "stack file") -> str:
-    """Apply {dotted key path: value} edits to a stack file's text (read from file `name`) and return the new text."""
+    """Apply {dotted key path: value or REMOVE} edits to a stack file's text (read from file `name`) and return the new text."""
     yaml = _yaml(text)
     document = parse(text, name, yaml) or CommentedMap()
+    previous = ""
     for key_path, value in edits.items():
-        set_path(document, project, key_path, value)
+        if value is REMOVE:
+            remove_path(document, project, key_path)
+        else:
+            # A key new to its map goes after the key edited just before it in the same map (activeColor, then
+            # previousColor); otherwise last, as `pulumi config set` adds it.
+            same_map = previous.rpartition(".")[0] == key_path.rpartition(".")[0]
+            set_path(document, project, key_path, value, after=previous.rpartition(".")[2] if same_map else None)
+        previous = key_path
     out = io.StringIO()
     yaml.dump(document, out)
     new_text = out.getvalue()

@@ -2,7 +2,7 @@
 
 Every model forbids unknown keys and uses the camelCase key names users write. `parse_stack_config`
 turns raw config into a `StackConfig` or raises `ConfigError` whose lines each name a key path,
-e.g. `apps.front.canaryWeight: must be between 0 and 100, got 150`.
+e.g. `apps.front.canaryWeight: must be between 0 and 99, got 150`.
 """
 from __future__ import annotations
 

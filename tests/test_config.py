@@ -65,8 +65,11 @@ def set_path(config, path, value):
 
 
 INVALID = [
-    ("apps.front.canaryWeight", 150, "apps.front.canaryWeight: must be between 0 and 100, got 150"),
-    ("apps.front.canaryWeight", -1, "apps.front.canaryWeight: must be between 0 and 100, got -1"),
+    ("apps.front.canaryWeight", 150, "apps.front.canaryWeight: must be between 0 and 99, got 150"),
+    ("apps.front.canaryWeight", -1, "apps.front.canaryWeight: must be between 0 and 99, got -1"),
+    ("apps.front.canaryWeight", 100, "apps.front.canaryWeight: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all traffic to the idle color use flip (`make flip`)"),
+    ("apps.front.previousColor", "blue", "apps.front.previousColor: must differ from activeColor (blue)"),
+    ("apps.front.previousColor", "red", "apps.front.previousColor: must be 'blue' or 'green', got 'red'"),
     ("apps.front.activeColor", "red", "apps.front.activeColor: must be 'blue' or 'green', got 'red'"),
     ("apps.front.colour", "blue", "apps.front.colour: unknown key"),
     ("gateway.tlss", {}, "gateway.tlss: unknown key"),
@@ -92,7 +95,8 @@ INVALID = [
     ("apps.front.preview.host", "front.stg.example.com", "apps.front.preview.host: front.stg.example.com is already routed by app 'front'"),
     ("apps.front.preview.host", "Front_Preview", "apps.front.preview.host: must be a lowercase DNS hostname"),
     ("apps.front.allowedCallers", ["Not_A_Label"], "apps.front.allowedCallers.0: must be a DNS-1123 label"),
-    ("apps.front.canaryWeight", 100, None),  # valid: the whole default share to the idle color
+    ("apps.front.canaryWeight", 99, None),  # valid: the largest canary
+    ("apps.front.previousColor", "green", None),  # valid: what a rollback returns to
 ]
 
 
@@ -152,7 +156,7 @@ def test_program_rejects_bad_config_before_registering_anything(config):
     recording = Recording()
     with pytest.raises(pulumi.RunError) as err:
         run_program("test", engine_config(config), recording=recording)
-    assert "apps.front.canaryWeight: must be between 0 and 100, got 150" in str(err.value)
+    assert "apps.front.canaryWeight: must be between 0 and 99, got 150" in str(err.value)
     assert "Traceback" not in str(err.value)
     assert recording.resources == []
 

@@ -18,7 +18,6 @@ from ..shared.fields import (
     KeyedProblems,
     Model,
     PathPrefix,
-    Percent,
     Port,
     Quantity,
     Replicas,
@@ -232,16 +231,38 @@ class Mirror(Model):
     percent: Annotated[float, BeforeValidator(_not_a_bool), AfterValidator(_mirror_percent)]
 
 
+def canary_weight_problem(weight: int) -> str | None:
+    """Why `weight` is not a canary share, or None: a canary sends 1-99% to the idle color (0 = no canary);
+    100% is a flip, which must say so (activeColor and previousColor), not hide as a canary."""
+    if weight == 100:
+        return "100 is not a canary (a canary is 1-99, 0 = no canary): to move all traffic to the idle color use flip (`make flip`)"
+    if not 0 <= weight <= 99:
+        return f"must be between 0 and 99, got {weight}"
+    return None
+
+
+def _canary_weight(weight: int) -> int:
+    problem = canary_weight_problem(weight)
+    if problem:
+        raise ValueError(problem)
+    return weight
+
+
+CanaryWeight = Annotated[int, AfterValidator(_canary_weight)]
+
+
 class AppConfig(Model):
     namespace: DnsLabel
     hosts: Annotated[list[Hostname], Field(min_length=1)]
     port: Port = 8080
     health_path: HttpPath = "/healthz"
     active_color: Color = "blue"
+    # The color the last flip replaced: what `rollback` returns to (cli/edits.py records and clears it).
+    previous_color: Color | None = None
     blue: ColorSpec = ColorSpec()
     green: ColorSpec = ColorSpec()
     preview: Preview = Preview()
-    canary_weight: Percent = 0
+    canary_weight: CanaryWeight = 0
     # Copies of default traffic to the idle color, before any canary; absent = no mirror.
     mirror: Mirror | None = None
     resources: Resources = Resources()
@@ -272,6 +293,11 @@ class AppConfig(Model):
             elif spec.replicas < 1:
                 problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
         problems += self._mirror_problems()
+        if self.previous_color == self.active_color:
+            problems.append(("previousColor", (
+                f"must differ from activeColor ({self.active_color}): it names the color a rollback returns to; "
+                "remove it (it is recorded by `make flip` and cleared by `make rollback`)"
+            )))
         if problems:
             raise KeyedProblems(problems)
         return self

@@ -100,7 +100,7 @@ def service(app: str, cfg: AppConfig) -> dict[str, Any]:
 
 
 def state_config_map(app: str, cfg: AppConfig, model: RoutingModel) -> dict[str, Any]:
-    """The active color, where ops scripts read it (`kubectl get cm <app>-bluegreen`)."""
+    """The active color (and the rollback target), where ops scripts read it (`kubectl get cm <app>-bluegreen`)."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -108,6 +108,8 @@ def state_config_map(app: str, cfg: AppConfig, model: RoutingModel) -> dict[str,
         "data": {
             "activeColor": model.active,
             "idleColor": model.idle,
+            # What `make rollback` would return to; empty when there is nothing to undo.
+            "previousColor": cfg.previous_color or "",
             "canaryWeight": str(model.idle_weight),
             "blueImage": cfg.blue.image or "",
             "greenImage": cfg.green.image or "",

@@ -70,7 +70,6 @@ PathPrefix = Annotated[str, matches(_PATH_PREFIX, "a path prefix such as /previe
 HttpPath = Annotated[str, matches(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "an absolute HTTP path such as /healthz")]
 HeaderName = Annotated[str, matches(_HEADER_NAME, "a lowercase HTTP header name such as x-preview")]
 Port = Annotated[int, between(1, 65535)]
-Percent = Annotated[int, between(0, 100)]
 Replicas = Annotated[int, between(0, 1000)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 # A Secret's name: a DNS-1123 subdomain (lowercase, digits, '-' and '.').

@@ -59,3 +59,10 @@ def test_state_config_map_records_active_color(config):
     assert cm["metadata"]["name"] == "front-bluegreen"
     assert cm["data"]["activeColor"] == "green" and cm["data"]["idleColor"] == "blue"
     assert cm["data"]["canaryWeight"] == "10"
+
+
+def test_state_config_map_records_the_rollback_target(config):
+    never_flipped = app_config(config)
+    assert workload.state_config_map("front", never_flipped, routing_model(never_flipped))["data"]["previousColor"] == ""
+    flipped = app_config(config, activeColor="green", previousColor="blue")
+    assert workload.state_config_map("front", flipped, routing_model(flipped))["data"]["previousColor"] == "blue"

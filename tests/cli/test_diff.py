@@ -19,8 +19,11 @@ from cli.diff import (
     diff_stack,
     field_changes,
     render_markdown,
+    render_text,
 )
 from cli.stack_edit import edit_text
+from policies.guardrails.evaluate import Finding
+from policies.guardrails.model import Resource
 from tests.conftest import BASE_CONFIG, PROJECT
 from tests.stackfiles import copy_program, write_stack
 
@@ -119,6 +122,7 @@ def flip_diff(history):
 
 def test_flip_against_the_commit_before_it(flip_diff):
     assert flip_diff.exit_code == EXIT_CHANGES
+    assert flip_diff.policy == [], "the working tree passes the policy pack"
     assert flip_diff.traffic == ["front: blue 100% -> green 100%", "front preview: green -> blue"]
     assert flip_diff.impact == ["routing and config only: no Deployment changes, no pod restarts"]
     assert not flip_diff.added and not flip_diff.removed
@@ -131,6 +135,7 @@ def test_markdown_leads_with_traffic_and_folds_field_changes(flip_diff):
     assert text.index("- `front: blue 100% -> green 100%`") < text.index("| ~ | `front` | `kubernetes:networking.istio.io/v1:VirtualService` |")
     assert "<details><summary>Field changes" in text and "```diff" in text
     assert '-   data.activeColor: "blue"\n+   data.activeColor: "green"' in text
+    assert "**Policies**: no violations" in text
 
 
 def test_cli_no_changes_exits_0_and_writes_markdown(history, tmp_path):
@@ -141,7 +146,7 @@ def test_cli_no_changes_exits_0_and_writes_markdown(history, tmp_path):
 
 
 def test_invalid_config_at_base_is_an_error(history):
-    with pytest.raises(DiffError, match="apps.front.canaryWeight: must be between 0 and 100, got 150"):
+    with pytest.raises(DiffError, match="apps.front.canaryWeight: must be between 0 and 99, got 150"):
         diff_stack("stg", "HEAD~1", history)
 
 
@@ -186,3 +191,78 @@ def test_cli_refuses_a_cluster_replacement_and_flags_a_pool_replacement(tmp_path
     cluster = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])
     assert cluster.exit_code == EXIT_ERROR, cluster.output
     assert "!! REFUSED: Cluster acme-stg would be REPLACED (changed: network)" in cluster.output
+
+
+# --- the policy pack over the working tree -----------------------------------------------------
+
+
+def finding(level, policy, name, message):
+    resource = Resource(f"kubernetes:apps/v1:{name.split()[0]}", name.split()[1], f"urn:{name}", {})
+    return Finding(policy, "description", level, resource, message)
+
+
+def test_markdown_lists_violations_in_a_table_mandatory_first():
+    diff = compare(plan_of(deployment("a")), plan_of(deployment("a", replicas=2)), "stg", "main")
+    diff.policy = [
+        finding("advisory", "image-pinned", "Deployment a", "image r/a:1 | not pinned"),
+        finding("mandatory", "pod-probes", "Deployment a", "no readinessProbe"),
+    ]
+    assert diff.exit_code == EXIT_ERROR
+    text = render_markdown(diff)
+    assert "> [!CAUTION]\n> **REFUSED: 1 mandatory policy violation: `pulumi up` with the policy pack would refuse this**" in text
+    assert (
+        "**Policies**: 2 violations (1 mandatory, 1 advisory)\n\n"
+        "| level | policy | resource | message |\n|---|---|---|---|\n"
+        "| **mandatory** | `pod-probes` | `Deployment a` | no readinessProbe |\n"
+        "| advisory | `image-pinned` | `Deployment a` | image r/a:1 \\| not pinned |\n"
+    ) in text
+    assert text.index("**Policies**") < text.index("**Traffic**")
+
+
+def test_an_advisory_violation_alone_keeps_the_changes_exit_code():
+    diff = compare(plan_of(deployment("a")), plan_of(deployment("a", replicas=2)), "stg", "main")
+    diff.policy = [finding("advisory", "image-pinned", "Deployment a", "not pinned")]
+    assert diff.exit_code == EXIT_CHANGES
+    assert "policies: 1 violation (0 mandatory, 1 advisory)\n  [advisory] image-pinned (Deployment a): not pinned\n" in render_text(diff)
+
+
+@pytest.fixture
+def committed_project(tmp_path):
+    project = tmp_path / "project"
+    copy_program(project)
+    path = write_stack(project, "stg", BASE_CONFIG)
+    git(project, "init", "-q")
+    git(project, "add", ".")
+    git(project, "commit", "-qm", "valid")
+    return project, path
+
+
+def test_cli_reports_a_mandatory_violation_and_exits_1(committed_project, tmp_path):
+    """A flip to a color with 1 replica while the other runs 3: valid config, refused by flip-target-provisioned."""
+    project, path = committed_project
+    path.write_text(edit_text(path.read_text(), PROJECT, {"apps.front.green.replicas": 1, "apps.front.activeColor": "green"}))
+    markdown = tmp_path / "diff.md"
+    result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project), "--markdown", str(markdown)])
+    assert result.exit_code == EXIT_ERROR, result.output
+    violation = (
+        "VirtualService app/front: the active color green has 1 replicas while blue still runs 3; it needs at least "
+        "1 x 3 (scale green up first, scale blue down after the flip)"
+    )
+    assert "!! REFUSED: 1 mandatory policy violation: `pulumi up` with the policy pack would refuse this" in result.output
+    assert f"policies: 1 violation (1 mandatory, 0 advisory)\n  [mandatory] flip-target-provisioned (VirtualService front): {violation}\n" in result.output
+    assert "traffic:\n  front: blue 100% -> green 100%" in result.output, "the diff itself is still shown"
+    assert f"| **mandatory** | `flip-target-provisioned` | `VirtualService front` | {violation} |" in markdown.read_text()
+
+
+def test_cli_uses_the_working_trees_pack_config(committed_project):
+    project, path = committed_project
+    path.write_text(edit_text(path.read_text(), PROJECT, {"apps.front.readOnlyRootFilesystem": False}))
+    runner = CliRunner()
+    advisory = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])
+    assert advisory.exit_code == EXIT_CHANGES, advisory.output
+    assert "[advisory] pod-read-only-root-filesystem (Deployment front-blue)" in advisory.output
+    (project / "policies" / "config").mkdir(parents=True)
+    (project / "policies" / "config" / "stg.json").write_text('{"pod-read-only-root-filesystem": "mandatory"}')
+    mandatory = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])
+    assert mandatory.exit_code == EXIT_ERROR, mandatory.output
+    assert "[mandatory] pod-read-only-root-filesystem (Deployment front-blue)" in mandatory.output

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 
 import pytest
 from typer.testing import CliRunner
@@ -18,9 +19,10 @@ from cli.edits import (
     status_rows,
     traffic_of,
 )
-from components.config import parse_stack_config
+from cli.stack_edit import REMOVE
+from components.config import ConfigError, parse_stack_config
 from tests.conftest import ROOT
-from tests.stackfiles import CANARY_COMMENT, HEADER, write_stack
+from tests.stackfiles import CANARY_COMMENT, HEADER, copy_program, write_stack
 
 
 def stack(raw, **front):
@@ -30,7 +32,8 @@ def stack(raw, **front):
 
 @pytest.fixture
 def project(tmp_path, config):
-    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    """A project with the program (edits are planned and checked by the policy pack) and a stg stack file."""
+    copy_program(tmp_path)
     write_stack(tmp_path, "stg", config)
     return tmp_path
 
@@ -42,15 +45,15 @@ def run(project, *args):
 # --- guards (pure) -----------------------------------------------------------------------------
 
 
-def test_flip_sets_active_color_and_says_the_traffic_change(config):
+def test_flip_sets_active_color_records_the_replaced_one_and_says_the_traffic_change(config):
     change = plan_flip(stack(config), "front", "green")
-    assert change.edits == {"apps.front.activeColor": "green"}
+    assert change.edits == {"apps.front.activeColor": "green", "apps.front.previousColor": "blue"}
     assert change.sentence == "front: blue 100% -> green 100% (preview: green -> blue)"
 
 
 def test_flip_during_a_canary_also_ends_the_canary(config):
     change = plan_flip(stack(config, canaryWeight=10), "front", "green")
-    assert change.edits == {"apps.front.activeColor": "green", "apps.front.canaryWeight": 0}
+    assert change.edits == {"apps.front.activeColor": "green", "apps.front.previousColor": "blue", "apps.front.canaryWeight": 0}
     assert change.sentence.startswith("front: blue 90% / green 10% -> green 100%")
 
 
@@ -79,27 +82,51 @@ def test_unsafe_flips_are_refused_with_the_reason(config, app, to, front, reason
         plan_flip(stack(config, **front), app, to)
 
 
-def test_rollback_sends_traffic_back_to_the_idle_color(config):
-    change = plan_rollback(stack(config, activeColor="green"), "front")
-    assert change.edits == {"apps.front.activeColor": "blue"}
+def test_flip_back_and_forth_records_each_replaced_color(config):
+    change = plan_flip(stack(config, activeColor="green", previousColor="blue"), "front", "blue")
+    assert change.edits == {"apps.front.activeColor": "blue", "apps.front.previousColor": "green"}
+
+
+def test_rollback_returns_to_the_previous_color_and_clears_it(config):
+    change = plan_rollback(stack(config, activeColor="green", previousColor="blue"), "front")
+    assert change.edits == {"apps.front.activeColor": "blue", "apps.front.previousColor": REMOVE}
     assert change.sentence.startswith("front: green 100% -> blue 100%")
 
 
-def test_rollback_is_refused_when_the_idle_color_was_scaled_down(config):
-    cfg = stack(config, activeColor="green", blue={"image": "r/front:1", "replicas": 0})
+def test_rollback_without_a_recorded_flip_has_nothing_to_undo(config):
+    """activeColor set by hand (or the flip already rolled back): rollback refuses instead of toggling."""
+    with pytest.raises(Refused) as err:
+        plan_rollback(stack(config, activeColor="green"), "front")
+    assert str(err.value) == (
+        "front has nothing to undo: no previousColor recorded (the last flip was already rolled back, "
+        "or activeColor was edited by hand); use flip --to <color>"
+    )
+
+
+def test_rollback_is_refused_when_the_previous_color_was_scaled_down(config):
+    cfg = stack(config, activeColor="green", previousColor="blue", blue={"image": "r/front:1", "replicas": 0})
     with pytest.raises(Refused, match="cannot roll front back to blue: apps.front.blue.replicas is 0"):
         plan_rollback(cfg, "front")
 
 
-def test_rollback_is_refused_when_the_idle_color_has_no_image(config):
-    cfg = stack(config, activeColor="green", blue={"replicas": 2})
+def test_rollback_is_refused_when_the_previous_color_has_no_image(config):
+    cfg = stack(config, activeColor="green", previousColor="blue", blue={"replicas": 2})
     with pytest.raises(Refused, match="apps.front.blue.image is not set"):
         plan_rollback(cfg, "front")
 
 
 def test_rollback_during_a_canary_is_refused_as_ambiguous(config):
     with pytest.raises(Refused, match="canary --weight 0"):
-        plan_rollback(stack(config, canaryWeight=10), "front")
+        plan_rollback(stack(config, activeColor="green", previousColor="blue", canaryWeight=10), "front")
+
+
+def test_previous_color_equal_to_active_color_is_invalid_config(config):
+    with pytest.raises(ConfigError) as err:
+        stack(config, activeColor="blue", previousColor="blue")
+    assert err.value.problems == [(
+        "apps.front.previousColor: must differ from activeColor (blue): it names the color a rollback returns to; "
+        "remove it (it is recorded by `make flip` and cleared by `make rollback`)"
+    )]
 
 
 def test_canary_gives_the_idle_color_a_share(config):
@@ -110,8 +137,26 @@ def test_canary_gives_the_idle_color_a_share(config):
 
 @pytest.mark.parametrize("weight", [-1, 101, 150])
 def test_canary_weight_out_of_range_is_refused(config, weight):
-    with pytest.raises(Refused, match=f"between 0 and 100, got {weight}"):
+    with pytest.raises(Refused, match=f"canary weight for front: must be between 0 and 99, got {weight}"):
         plan_canary(stack(config), "front", weight)
+
+
+def test_canary_of_100_is_refused_as_a_flip(config):
+    with pytest.raises(Refused) as err:
+        plan_canary(stack(config), "front", 100)
+    assert str(err.value) == (
+        "canary weight for front: 100 is not a canary (a canary is 1-99, 0 = no canary): "
+        "to move all traffic to the idle color use flip (`make flip`)"
+    )
+
+
+def test_canary_weight_100_is_invalid_config_with_the_same_advice(config):
+    with pytest.raises(ConfigError) as err:
+        stack(config, canaryWeight=100)
+    assert err.value.problems == [(
+        "apps.front.canaryWeight: 100 is not a canary (a canary is 1-99, 0 = no canary): "
+        "to move all traffic to the idle color use flip (`make flip`)"
+    )]
 
 
 def test_canary_to_an_idle_color_that_cannot_serve_is_refused(config):
@@ -132,13 +177,13 @@ def test_canary_unknown_app_is_refused(config):
 # --- the commands on a real stack file ---------------------------------------------------------
 
 
-def test_flip_command_edits_one_line_keeps_comments_and_prints_traffic(project):
+def test_flip_command_edits_one_line_records_previous_color_keeps_comments_and_prints_traffic(project):
     before = (project / "Pulumi.stg.yaml").read_text()
     result = run(project, "flip", "--app", "front", "--to", "green")
     assert result.exit_code == 0, result.output
     after = (project / "Pulumi.stg.yaml").read_text()
     changed = [line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:1] in "+-"]
-    assert changed == ["-       activeColor: blue", "+       activeColor: green"]
+    assert changed == ["-       activeColor: blue", "+       activeColor: green", "+       previousColor: blue"]
     assert after.startswith(HEADER) and CANARY_COMMENT in after
     assert "front: blue 100% -> green 100%" in result.output
     assert load_stack(project, "stg").apps["front"].active_color == "green"
@@ -173,7 +218,7 @@ def test_edits_that_would_make_the_config_invalid_are_not_written(project, confi
     cfg = parse_stack_config(config).apps["front"]
     bad = Change("front", {"apps.front.canaryWeight": 150}, traffic_of(cfg), traffic_of(cfg))
     before = (project / "Pulumi.stg.yaml").read_text()
-    with pytest.raises(Refused, match="apps.front.canaryWeight: must be between 0 and 100, got 150"):
+    with pytest.raises(Refused, match="apps.front.canaryWeight: must be between 0 and 99, got 150"):
         apply(project, "stg", bad)
     assert (project / "Pulumi.stg.yaml").read_text() == before
     assert not list(project.glob(".*.edit"))
@@ -208,3 +253,122 @@ def test_edits_are_validated_with_the_stacks_own_rules(tmp_path, config):
     assert "gateway.tls: is required for stack prod" in result.output
     assert (tmp_path / "Pulumi.prod.yaml").read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".edit")] == []
+
+
+# --- the policy pack guards every edit ---------------------------------------------------------
+
+
+def under_provisioned(project, config):
+    """green has 1 replica while blue runs 3: the config model accepts a flip, the policy pack does not."""
+    config["apps"]["front"]["green"]["replicas"] = 1
+    return write_stack(project, "stg", config)
+
+
+def test_flip_to_an_under_provisioned_color_is_refused_with_the_policys_message(project, config):
+    path = under_provisioned(project, config)
+    before = path.read_text()
+    result = run(project, "flip", "--app", "front", "--to", "green")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("refused: the edited Pulumi.stg.yaml fails the policy pack, nothing written:\n")
+    assert (
+        "[mandatory] flip-target-provisioned (VirtualService front): VirtualService app/front: the active color green "
+        "has 1 replicas while blue still runs 3; it needs at least 1 x 3 (scale green up first, scale blue down "
+        "after the flip)"
+    ) in result.output
+    assert path.read_text() == before
+    assert not list(project.glob(".*.edit"))
+
+
+def test_the_same_flip_passes_with_the_stacks_pack_config(project, config):
+    """The project's policies/config/<stack>.json is what the guard applies, as `make plan` and CI do."""
+    under_provisioned(project, config)
+    (project / "policies" / "config").mkdir(parents=True)
+    (project / "policies" / "config" / "stg.json").write_text(json.dumps({"flip-target-provisioned": {"minActiveReplicaRatio": 0.3}}))
+    result = run(project, "flip", "--app", "front", "--to", "green")
+    assert result.exit_code == 0, result.output
+    assert load_stack(project, "stg").apps["front"].active_color == "green"
+
+
+def test_an_advisory_violation_warns_and_does_not_refuse(project, config):
+    config["apps"]["front"]["readOnlyRootFilesystem"] = False
+    write_stack(project, "stg", config)
+    result = run(project, "canary", "--app", "front", "--weight", "10")
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "warning: [advisory] pod-read-only-root-filesystem (Deployment front-blue): " in output
+    assert load_stack(project, "stg").apps["front"].canary_weight == 10
+
+
+def test_an_advisory_policy_made_mandatory_by_the_pack_config_refuses(project, config):
+    config["apps"]["front"]["readOnlyRootFilesystem"] = False
+    path = write_stack(project, "stg", config)
+    (project / "policies" / "config").mkdir(parents=True)
+    (project / "policies" / "config" / "stg.json").write_text(json.dumps({"pod-read-only-root-filesystem": "mandatory"}))
+    before = path.read_text()
+    result = run(project, "canary", "--app", "front", "--weight", "10")
+    assert result.exit_code == 1
+    assert "[mandatory] pod-read-only-root-filesystem (Deployment front-green)" in result.output
+    assert path.read_text() == before
+
+
+def test_an_invalid_pack_config_refuses(project):
+    (project / "policies" / "config").mkdir(parents=True)
+    (project / "policies" / "config" / "stg.json").write_text(json.dumps({"no-such-policy": "mandatory"}))
+    result = run(project, "flip", "--app", "front", "--to", "green")
+    assert result.exit_code == 1
+    assert "invalid policy pack config for stack stg: unknown policies: no-such-policy" in result.output
+
+
+def test_an_edit_without_the_program_to_plan_it_is_refused(tmp_path, config):
+    (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
+    path = write_stack(tmp_path, "stg", config)
+    before = path.read_text()
+    result = CliRunner().invoke(cli_app, ["flip", "--app", "front", "--to", "green", "--stack", "stg", "--root", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "the edited Pulumi.stg.yaml does not plan, nothing written: no program __main__.py in" in " ".join(result.output.split())
+    assert path.read_text() == before
+
+
+# --- a canary is a canary; rollback undoes -----------------------------------------------------
+
+
+def test_canary_command_refuses_100_before_touching_the_file(project):
+    before = (project / "Pulumi.stg.yaml").read_text()
+    result = run(project, "canary", "--app", "front", "--weight", "100")
+    assert result.exit_code == 1
+    assert "refused: canary weight for front: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all " \
+        "traffic to the idle color use flip (`make flip`)" in " ".join(result.output.split())
+    assert (project / "Pulumi.stg.yaml").read_text() == before
+
+
+def test_flip_then_rollback_restores_the_file_and_a_second_rollback_is_refused(project):
+    path = project / "Pulumi.stg.yaml"
+    original = path.read_text()
+    assert run(project, "flip", "--app", "front", "--to", "green").exit_code == 0
+    rolled = run(project, "rollback", "--app", "front")
+    assert rolled.exit_code == 0, rolled.output
+    assert "apps.front.previousColor removed  (same as: pulumi config rm --path apps.front.previousColor -s stg)" in rolled.output
+    assert "traffic: front: green 100% -> blue 100%" in rolled.output
+    assert path.read_text() == original, "rollback undoes the flip's edit exactly"
+    again = run(project, "rollback", "--app", "front")
+    assert again.exit_code == 1
+    assert "refused: front has nothing to undo: no previousColor recorded" in " ".join(again.output.split())
+    assert path.read_text() == original
+
+
+def test_rollback_after_activecolor_was_edited_by_hand_is_refused(project, config):
+    config["apps"]["front"]["activeColor"] = "green"
+    path = write_stack(project, "stg", config)
+    before = path.read_text()
+    result = run(project, "rollback", "--app", "front")
+    assert result.exit_code == 1 and "front has nothing to undo" in result.output
+    assert path.read_text() == before
+
+
+def test_a_hand_edit_back_to_the_previous_color_makes_the_file_invalid_until_previous_color_goes(project):
+    assert run(project, "flip", "--app", "front", "--to", "green").exit_code == 0
+    path = project / "Pulumi.stg.yaml"
+    path.write_text(path.read_text().replace("activeColor: green", "activeColor: blue"))
+    result = run(project, "rollback", "--app", "front")
+    assert result.exit_code == 1
+    assert "apps.front.previousColor: must differ from activeColor (blue)" in " ".join(result.output.split())

@@ -82,7 +82,7 @@ def test_cli_plan_rejects_invalid_config_and_writes_nothing(tmp_path):
     (root / "Pulumi.bad.yaml").write_text(yaml.safe_dump(stack))
     result = plan_cli(root, "bad")
     assert result.returncode == 1
-    assert "apps.front.canaryWeight: must be between 0 and 100, got 150" in result.stdout
+    assert "apps.front.canaryWeight: must be between 0 and 99, got 150" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not (root / "build" / "bad").exists()
 

@@ -6,7 +6,7 @@ import difflib
 import pytest
 import yaml
 
-from cli.stack_edit import UnsafeEdit, edit_text
+from cli.stack_edit import REMOVE, UnsafeEdit, edit_text
 from tests.conftest import BASE_CONFIG, PROJECT, ROOT
 from tests.stackfiles import CANARY_COMMENT, HEADER, stack_text
 
@@ -90,3 +90,67 @@ def test_mixed_indentation_is_refused_rather_than_reformatted():
     )
     with pytest.raises(UnsafeEdit, match="10.0.0.0/8"):
         edit_text(text, PROJECT, {"apps.front.canaryWeight": 10})
+
+
+APP_TEXT = (
+    "config:\n"
+    "  bluegreen-platform:apps:\n"
+    "    front:\n"
+    "      activeColor: blue  # live color\n"
+    "      # the blue deployment\n"
+    "      blue: {image: r/front:1, replicas: 3}\n"
+    "      preview:\n"
+    "        pathPrefix: /test\n"
+    "        # testers only\n"
+    "      canaryWeight: 0\n"
+)
+
+
+def test_a_new_key_goes_right_after_the_key_edited_before_it():
+    new = edit_text(APP_TEXT, PROJECT, {"apps.front.activeColor": "green", "apps.front.previousColor": "blue"})
+    assert changed_lines(APP_TEXT, new) == [
+        "-      activeColor: blue  # live color",
+        "+      activeColor: green  # live color",
+        "+      previousColor: blue",
+    ]
+    # The comment line introducing `blue` still sits right above it.
+    assert "      previousColor: blue\n      # the blue deployment\n      blue:" in new
+
+
+def test_a_new_key_without_a_neighbour_edit_goes_last_like_pulumi_config_set():
+    new = edit_text(APP_TEXT, PROJECT, {"apps.front.previousColor": "blue"})
+    assert new == APP_TEXT + "      previousColor: blue\n"
+
+
+def test_remove_takes_exactly_the_keys_line_and_keeps_the_comments_below_it():
+    flipped = edit_text(APP_TEXT, PROJECT, {"apps.front.activeColor": "green", "apps.front.previousColor": "blue"})
+    back = edit_text(flipped, PROJECT, {"apps.front.activeColor": "blue", "apps.front.previousColor": REMOVE})
+    assert back == APP_TEXT
+
+
+def test_remove_after_a_block_map_keeps_that_maps_last_comment():
+    new = edit_text(APP_TEXT, PROJECT, {"apps.front.canaryWeight": REMOVE})
+    assert changed_lines(APP_TEXT, new) == ["-      canaryWeight: 0"]
+    assert new.endswith("        # testers only\n")
+
+
+def test_removing_a_missing_key_changes_nothing():
+    assert edit_text(APP_TEXT, PROJECT, {"apps.front.previousColor": REMOVE}) == APP_TEXT
+
+
+def test_remove_equals_pulumi_config_rm_path_semantically():
+    new = edit_text(APP_TEXT, PROJECT, {"apps.front.canaryWeight": REMOVE})
+    expected = yaml.safe_load(APP_TEXT)
+    del expected["config"][f"{PROJECT}:apps"]["front"]["canaryWeight"]
+    assert yaml.safe_load(new) == expected
+
+
+def test_removing_a_first_key_that_carries_comment_lines_is_refused():
+    # Those lines belong to the next key, and there is no key before to keep them on: refuse, never drop them.
+    text = "config:\n  bluegreen-platform:apps:\n    front:\n      previousColor: blue\n      # why blue\n      blue: {}\n"
+    with pytest.raises(UnsafeEdit, match="# why blue"):
+        edit_text(text, PROJECT, {"apps.front.previousColor": REMOVE})
+
+
+def test_removing_under_a_missing_map_creates_nothing():
+    assert edit_text(APP_TEXT, PROJECT, {"apps.web.previousColor": REMOVE}) == APP_TEXT

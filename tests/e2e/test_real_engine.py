@@ -200,7 +200,7 @@ def test_invalid_config_changes_nothing(local_stack: LocalStack, env):
     for command in (local_stack.stack.preview, local_stack.stack.up):
         with pytest.raises(auto.CommandError) as failed:
             command()
-        assert "apps.front.canaryWeight: must be between 0 and 100, got 150" in str(failed.value)
+        assert "apps.front.canaryWeight: must be between 0 and 99, got 150" in str(failed.value)
         assert "Traceback" not in str(failed.value)
     after = kubectl_json(env, "get", "virtualservices.networking.istio.io", "front", "-n", "app")["metadata"]["resourceVersion"]
     assert after == before

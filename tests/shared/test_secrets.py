@@ -70,7 +70,7 @@ def test_validation_still_reads_the_secret_value(config):
     import pulumi
     import pytest
 
-    with pytest.raises(pulumi.RunError, match="apps.front.canaryWeight: must be between 0 and 100, got 150"):
+    with pytest.raises(pulumi.RunError, match="apps.front.canaryWeight: must be between 0 and 99, got 150"):
         run_program("test", engine_config(config), secret_keys=[f"{PROJECT}:apps"])
 
 
