@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Iterator
 
 import httpx
 import pytest
@@ -53,10 +53,10 @@ def _value(client: httpx.Client, promql: str) -> float:
     return float(result[0]["value"][1]) if result else math.nan
 
 
-def _has_data(client: httpx.Client) -> bool:
+def _has_data(client: httpx.Client, app: str, namespace: str) -> bool:
     """At least 100 requests and a p99 for both colors: what the tests' minRequests needs."""
     for color in ("blue", "green"):
-        q = promotion.queries(APP, NAMESPACE, color, WINDOW)
+        q = promotion.queries(app, namespace, color, WINDOW)
         if not _value(client, q.requests) >= 100 or math.isnan(_value(client, q.p99_ms)):
             return False
     return True
@@ -64,10 +64,16 @@ def _has_data(client: httpx.Client) -> bool:
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory):
+    with running_prometheus(tmp_path_factory.mktemp("prometheus")) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def running_prometheus(workdir: Path, app: str = APP, namespace: str = NAMESPACE) -> Iterator[str]:
+    """A real Prometheus on loopback scraping synthetic Istio series of `app` in `namespace` (green healthy, blue not)."""
     if PROMETHEUS is None:
         pytest.skip("the prometheus binary is not installed (apt-get install -y prometheus; .ci/run does)")
-    exporter = IstioExporter(APP, NAMESPACE)
-    workdir = tmp_path_factory.mktemp("prometheus")
+    exporter = IstioExporter(app, namespace)
     config = workdir / "prometheus.yml"
     config.write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
@@ -83,7 +89,7 @@ def prometheus_url(tmp_path_factory):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_data(url, server, workdir / "prometheus.log")
+        _wait_for_data(url, server, workdir / "prometheus.log", app, namespace)
         yield url
     finally:
         server.terminate()
@@ -96,14 +102,14 @@ def prometheus_url(tmp_path_factory):
         exporter.stop()
 
 
-def _wait_for_data(url: str, server: subprocess.Popen, log: Path, limit: float = 30.0) -> None:
+def _wait_for_data(url: str, server: subprocess.Popen, log: Path, app: str, namespace: str, limit: float = 30.0) -> None:
     started = time.monotonic()
     with httpx.Client(base_url=url, timeout=2) as client:
         while time.monotonic() - started < limit:
             if server.poll() is not None:
                 pytest.fail(f"prometheus exited with {server.returncode}:\n{log.read_text()}")
             try:
-                if _has_data(client):
+                if _has_data(client, app, namespace):
                     print(f"prometheus had data for both colors after {time.monotonic() - started:.1f}s")
                     return
             except (httpx.TransportError, ValueError):  # not listening yet, or 503 text while the TSDB starts

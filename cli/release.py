@@ -1,0 +1,388 @@
+"""`make release STACK=<s> APP=<a>`: walk the idle color through `apps.<app>.promotion.steps`, one real `pulumi up` per step.
+
+Stack config stays the only writer of routing: each step is the guarded edit `make canary` / `make flip` make
+(cli/edits.py, comments kept), then `pulumi up`, whose switch gate checks readiness, and metrics with
+`promotion.analysis`, before the VirtualService moves. Below 100 a step then holds for `promotion.bake`,
+re-checking the analysis with the gate's own check (components/app/promotion_gate.py). 100 is the flip and
+ends the release: nothing is held or restored after it.
+
+Any failure aborts: the routing the release started from (its activeColor, canaryWeight 0) is restored
+with one more edit and `up`. A release always starts from canaryWeight 0, so that start is derived from
+the stack file, never stored: after a hard stop the app sits at a step and a re-run continues from it.
+
+The stack is reached through a `Target` (cli/release_stack.py: the Automation API), so the runner here is
+tested against a fake one.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from components.app.config import duration_seconds
+from components.app.promotion import Weights
+from components.app.promotion_gate import GateRefused
+from components.config import StackConfig
+from components.shared.colors import COLORS, Color, other_color
+
+from . import edits
+from .policy_check import finding_line
+from .traffic import Traffic
+
+FLIP = 100
+CHECK_EVERY_SECONDS = 30  # analysis re-checks during a bake: at most this far apart, and at its end
+EXIT_ABORTED = 1
+EXIT_SIGNAL = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class UpFailed(Exception):
+    """`pulumi up` failed (the switch gate refused, the engine failed, or it was cancelled); the message says why."""
+
+
+class Target(Protocol):
+    """The stack a release drives (cli/release_stack.py: the Automation API; tests: a fake)."""
+
+    def up(self, say: Callable[[str], None]) -> None:
+        """Run `pulumi up` with the stack file as it is now; raise UpFailed."""
+
+    def routing(self, app: str, namespace: str) -> Weights | None:
+        """The default-route weights `up` last applied (None: the app was never deployed)."""
+
+
+class Progress(Protocol):
+    def line(self, text: str) -> None:
+        """A line that stays (a step applied, the gate's report, pulumi's output)."""
+
+    def status(self, text: str) -> None:
+        """The current state, replaced by the next one (waiting for up, time left in a bake)."""
+
+
+class Interrupted(Exception):
+    def __init__(self, signal_name: str):
+        super().__init__(f"interrupted ({signal_name})")
+        self.signal_name = signal_name
+
+
+class Stop(Protocol):
+    """Set by a signal handler; a release checks it between and during steps."""
+
+    def wait(self, seconds: float) -> str | None:
+        """Sleep up to `seconds`; the signal's name as soon as one arrived, else None."""
+
+
+# --- the plan (pure) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    weight: int  # the released color's share after this step; 100 = the flip
+    label: str  # "2/4", or "resume" for a weight outside the plan
+    resumed: bool = False  # already in the stack file: hold it again (its bake may have been cut short)
+
+    @property
+    def flip(self) -> bool:
+        return self.weight == FLIP
+
+
+@dataclass(frozen=True)
+class ReleasePlan:
+    app: str
+    namespace: str
+    active: Color  # serves before the release; what an abort restores (canaryWeight 0)
+    released: Color  # the idle color taking traffic step by step
+    steps: tuple[Step, ...]
+    bake_seconds: int
+    analysis_on: bool
+
+    @property
+    def start(self) -> Weights:
+        return {self.active: 100, self.released: 0}
+
+    def split(self, weight: int) -> str:
+        return split_text(weights_at(self.active, self.released, weight))
+
+
+def weights_at(active: Color, released: Color, weight: int) -> Weights:
+    return {color: {active: 100 - weight, released: weight}[color] for color in COLORS}
+
+
+def split_text(weights: Weights) -> str:
+    return Traffic(tuple((color, share) for color, share in weights.items() if share)).split_text()
+
+
+def plan_release(config: StackConfig, app: str) -> ReleasePlan:
+    """The steps still to walk, from the stack file's routing: the plan's weights above the current canaryWeight."""
+    if app not in config.apps:
+        raise edits.Refused(f"unknown app {app!r}; apps in this stack: {', '.join(sorted(config.apps)) or 'none'}")
+    cfg = config.apps[app]
+    plan = cfg.promotion.steps
+    if plan is None:
+        raise edits.Refused(
+            f"apps.{app}.promotion.steps is not set: add the idle color's weights to walk, e.g. [10, 25, 50, 100] (100 is the flip)"
+        )
+    current = cfg.canary_weight
+    label = {weight: f"{i}/{len(plan)}" for i, weight in enumerate(plan, 1)}
+    steps = [Step(current, label.get(current, "resume"), resumed=True)] if current else []
+    steps += [Step(weight, label[weight]) for weight in plan if weight > current]
+    return ReleasePlan(
+        app, cfg.namespace, cfg.active_color, cfg.idle_color, tuple(steps),
+        duration_seconds(cfg.promotion.bake), cfg.promotion.analysis is not None,
+    )
+
+
+def plan_step(config: StackConfig, plan: ReleasePlan, step: Step) -> edits.Change:
+    """The guarded edit of one step: `make canary WEIGHT=<w>`, or `make flip TO=<released>` for 100."""
+    if step.flip:
+        return edits.plan_flip(config, plan.app, plan.released)
+    return edits.plan_canary(config, plan.app, step.weight)
+
+
+def plan_restore(config: StackConfig, plan: ReleasePlan) -> edits.Change:
+    """Back to where the release started: a written flip is rolled back, a canary ends."""
+    cfg = config.apps[plan.app]
+    if cfg.active_color != plan.active:
+        return edits.plan_rollback(config, plan.app)
+    return edits.plan_canary(config, plan.app, 0)
+
+
+def bake_checks(bake_seconds: int, every: int = CHECK_EVERY_SECONDS) -> list[int]:
+    """Seconds into a bake at which the analysis is re-checked: every `every` seconds, and at its end."""
+    return [*range(every, bake_seconds, every), bake_seconds]
+
+
+def duration_text(seconds: float) -> str:
+    whole = max(0, round(seconds))
+    return f"{whole // 60}m{whole % 60:02d}s" if whole >= 60 else f"{whole}s"
+
+
+# --- the record --------------------------------------------------------------------------------
+
+COLUMNS = ("step", "weight", "live", "result", "seconds", "reason")
+
+
+@dataclass
+class StepRecord:
+    label: str
+    weight: int | str  # "restore" for the abort's own step
+    live: str = "?"
+    result: str = "pending"
+    reason: str = ""
+    up_seconds: float = 0.0  # the edit, the --on-change hook and `pulumi up`: what the step costs beyond its bake
+    bake_seconds: float = 0.0
+
+    def row(self) -> tuple[str, ...]:
+        seconds = f"{self.up_seconds:.1f} up" + (f" + {self.bake_seconds:.0f} bake" if self.bake_seconds else "")
+        weight = f"{self.weight}%" if isinstance(self.weight, int) else self.weight
+        return (self.label, weight, self.live, self.result, seconds, self.reason)
+
+
+@dataclass
+class Outcome:
+    plan: ReleasePlan
+    records: list[StepRecord] = field(default_factory=list)
+    exit_code: int = 0
+    summary: str = ""
+
+
+class HookFailed(Exception):
+    pass
+
+
+def run_hook(command: str, message: str, stack_file: Path) -> None:
+    """Run the --on-change command (e.g. commit and push the stack file) with the step in its environment."""
+    env = {**os.environ, "RELEASE_MESSAGE": message, "RELEASE_STACK_FILE": str(stack_file)}
+    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+    if done.returncode:
+        output = (done.stdout + done.stderr).strip()[-500:]
+        raise HookFailed(f"--on-change exited {done.returncode}: {shlex.quote(command)}: {output}")
+
+
+# --- the runner --------------------------------------------------------------------------------
+
+
+class Release:
+    """Drive a ReleasePlan against a Target; `run` returns the Outcome (exit code and per-step records)."""
+
+    def __init__(
+        self,
+        root: Path,
+        stack: str,
+        plan: ReleasePlan,
+        target: Target,
+        progress: Progress,
+        stop: Stop,
+        check: Callable[[Weights, Weights], None] | None = None,
+        on_change: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.root, self.stack, self.plan, self.target = root, stack, plan, target
+        self.progress, self.stop, self.check, self.on_change, self.clock = progress, stop, check, on_change, clock
+        self.outcome = Outcome(plan)
+        self.touched = False  # anything edited or applied: an abort must restore
+
+    # -- steps
+
+    def run(self) -> Outcome:
+        plan, out = self.plan, self.outcome
+        try:
+            self._check_live()
+            for step in plan.steps:
+                record = StepRecord(step.label, step.weight)
+                out.records.append(record)
+                self._apply(step, record)
+                if not step.flip:
+                    self._bake(step, record)
+                record.result = "done"
+        except (UpFailed, GateRefused, HookFailed, edits.Refused, Interrupted) as err:
+            return self._abort(err)
+        out.summary = f"{plan.app}: released {plan.released}, {plan.split(FLIP)}"
+        self.progress.line(out.summary)
+        return out
+
+    def _check_live(self) -> None:
+        """The stack file's routing must be what `up` last applied, except for a step interrupted mid-`up`."""
+        plan = self.plan
+        config = edits.load_stack(self.root, self.stack)
+        live = self.target.routing(plan.app, plan.namespace)
+        if live is None:
+            raise edits.Refused(f"{plan.app} was never deployed on stack {self.stack}: run `pulumi up` first")
+        wanted = _file_weights(config, plan.app)
+        if live != wanted and config.apps[plan.app].canary_weight == 0:
+            raise edits.Refused(
+                f"Pulumi.{self.stack}.yaml sends {split_text(wanted)} but the stack last applied {split_text(live)}: "
+                f"an earlier change was not applied; apply it with `pulumi up -s {self.stack}` (the switch gate checks it) "
+                "or fix the file, then run the release again"
+            )
+
+    def _apply(self, step: Step, record: StepRecord) -> None:
+        """Edit (unless resumed), hook, `up`. Raises on any failure."""
+        plan = self.plan
+        started = self.clock()
+        title = f"step {step.label}: {plan.released} {step.weight}%"
+        if step.resumed:
+            self.touched = True
+            live = self.target.routing(plan.app, plan.namespace)
+            if live == weights_at(plan.active, plan.released, step.weight):
+                record.live = split_text(live)
+                self.progress.line(f"{title}: resuming, already live ({record.live})")
+                return
+            self.progress.line(f"{title}: resuming, in the stack file but not live ({split_text(live or plan.start)}): applying it")
+        else:
+            change = plan_step(edits.load_stack(self.root, self.stack), plan, step)
+            advisories = edits.apply(self.root, self.stack, change)
+            self.touched = True
+            self.progress.line(f"{title}: {change.sentence}")
+            for finding in advisories:
+                self.progress.line(f"  policy advisory: {finding_line(finding)}")
+            self._hook(f"release {plan.app} on {self.stack}: step {step.label}, {change.after.split_text()}")
+        try:
+            self._up(title, record)
+        finally:
+            record.up_seconds = self.clock() - started
+
+    def _up(self, title: str, record: StepRecord) -> None:
+        self._raise_if_stopped()
+        self.progress.status(f"{title}: pulumi up (switch gate{' + analysis' if self.plan.analysis_on else ''})")
+        self.target.up(self.progress.line)
+        live = self.target.routing(self.plan.app, self.plan.namespace)
+        record.live = split_text(live) if live else "?"
+        self.progress.line(f"{title}: applied, live {record.live}")
+        self._raise_if_stopped()
+
+    def _bake(self, step: Step, record: StepRecord) -> None:
+        plan = self.plan
+        checks = bake_checks(plan.bake_seconds) if plan.analysis_on and self.check else []
+        started = self.clock()
+        while True:
+            elapsed = self.clock() - started
+            left = plan.bake_seconds - elapsed
+            if checks and elapsed >= checks[0]:
+                checks = [c for c in checks if c > elapsed]
+                self.progress.status(f"step {step.label}: checking {plan.released} against the analysis")
+                self.check(weights_at(plan.active, plan.released, step.weight), plan.start)  # type: ignore[misc]
+            if left <= 0:
+                break
+            upcoming = (checks[0] - elapsed) if checks else left
+            self.progress.status(
+                f"step {step.label}: live {record.live}, bake {duration_text(left)} left"
+                + (f", next analysis in {duration_text(upcoming)}" if checks else "")
+            )
+            signal_name = self.stop.wait(min(1.0, left, max(upcoming, 0.0)))
+            if signal_name:
+                raise Interrupted(signal_name)
+        record.bake_seconds = self.clock() - started
+
+    # -- abort
+
+    def _abort(self, err: Exception) -> Outcome:
+        plan, out = self.plan, self.outcome
+        reason = str(err).strip()
+        # A signal also ends an `up` it cancelled: that failure is the interruption.
+        signal_name = err.signal_name if isinstance(err, Interrupted) else self.stop.wait(0)
+        failed = out.records[-1] if out.records else None
+        if failed is not None:
+            failed.result, failed.reason = ("interrupted" if signal_name else "failed"), _first_line(reason)
+        where = f"step {failed.label} ({plan.released} {failed.weight}%)" if failed else "before the first step"
+        # pulumi's output and the gate's report were shown as they came: here only the line that says why.
+        self.progress.line(f"ABORT at {where}: {_first_line(reason) if isinstance(err, (UpFailed, GateRefused)) else reason}")
+        out.exit_code = EXIT_SIGNAL.get(signal_name, EXIT_ABORTED) if signal_name else EXIT_ABORTED
+        restored = self._restore() if self.touched else "nothing was changed"
+        out.summary = f"{plan.app}: release of {plan.released} aborted at {where}: {_first_line(reason)}; {restored}"
+        self.progress.line(out.summary)
+        return out
+
+    def _restore(self) -> str:
+        plan = self.plan
+        record = StepRecord("abort", "restore")
+        self.outcome.records.append(record)
+        started = self.clock()
+        try:
+            change = plan_restore(edits.load_stack(self.root, self.stack), plan)
+            edits.apply(self.root, self.stack, change)
+            self.progress.line(f"restore: {change.sentence if change.edits else 'the stack file already has it'}")
+            if change.edits:
+                try:
+                    self._hook(f"release {plan.app} on {self.stack} aborted: restore {change.after.split_text()}")
+                except HookFailed as err:  # live routing goes back all the same; git is told after
+                    record.reason = f"{err}; commit Pulumi.{self.stack}.yaml by hand"
+            self.progress.status("restore: pulumi up")
+            self.target.up(self.progress.line)
+        except (UpFailed, edits.Refused) as err:
+            record.result, record.reason = "failed", _first_line(str(err))
+            return f"RESTORE FAILED ({_first_line(str(err))}): check the live routing and run `pulumi up -s {self.stack}`"
+        finally:
+            record.up_seconds = self.clock() - started
+        live = self.target.routing(plan.app, plan.namespace)
+        record.live, record.result = (split_text(live) if live else "?"), "restored"
+        return f"routing restored to {record.live}"
+
+    # -- helpers
+
+    def _hook(self, message: str) -> None:
+        if self.on_change:
+            self.on_change(message)
+
+    def _raise_if_stopped(self) -> None:
+        signal_name = self.stop.wait(0)
+        if signal_name:
+            raise Interrupted(signal_name)
+
+
+def _file_weights(config: StackConfig, app: str) -> Weights:
+    cfg = config.apps[app]
+    return weights_at(cfg.active_color, other_color(cfg.active_color), cfg.canary_weight)
+
+
+def _first_line(text: str) -> str:
+    """The line that says why: the gate's refusal or the engine's error, not pulumi's banner or progress prefix."""
+    for reason in (r"\S+: routing not changed: .*", r"FAILED: .*", r"error: .*"):
+        found = re.search(reason, text)
+        if found:
+            return found.group(0).strip()[:300]
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return (lines[0] if lines else text)[:300]

@@ -1,0 +1,264 @@
+"""The release command's wiring: the real stack (Pulumi Automation API), signals, progress on the terminal,
+the summary table, and `--dry-run` (each step's edit and offline plan diff).
+
+The Python language host is not needed: the program runs in this process as an inline program, with the
+project directory as the workspace, so `up` reads Pulumi.yaml and the same Pulumi.<stack>.yaml the runner
+edits. The switch gate's dynamic provider runs this Python with the project on PYTHONPATH.
+"""
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, Callable
+
+from pulumi import automation as auto
+from rich.console import Console
+from rich.table import Table
+
+from components.app.promotion import Weights
+from components.app.promotion_gate import check_metrics
+
+from . import diff as plan_diff
+from . import edits
+from .engine import ROOT
+from .release import COLUMNS, Outcome, Release, UpFailed, plan_release, plan_step, run_hook
+from .stackfile import StackFileError
+
+VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
+
+
+def run_program() -> None:
+    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+
+# --- signals -----------------------------------------------------------------------------------
+
+
+class SignalStop:
+    """SIGINT and SIGTERM set a flag the release checks; the first signal's name decides the exit code."""
+
+    def __init__(self) -> None:
+        self.event, self.name = threading.Event(), None
+
+    def install(self) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum: int, _frame: Any) -> None:
+        if self.name is None:
+            self.name = signal.Signals(signum).name
+        self.event.set()
+
+    def wait(self, seconds: float) -> str | None:
+        return self.name if self.event.wait(seconds) else None
+
+
+def _pulumi_children() -> list[int]:
+    """This process's `pulumi` children (Linux /proc; elsewhere none are found)."""
+    pids = []
+    for children in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+        for pid in children.read_text().split():
+            comm = Path(f"/proc/{pid}/comm")
+            if comm.exists() and comm.read_text().strip() == "pulumi":
+                pids.append(int(pid))
+    return pids
+
+
+# --- the stack ---------------------------------------------------------------------------------
+
+
+def live_weights(deployment: dict[str, Any], app: str, namespace: str) -> Weights | None:
+    """The default-route weights of the app's VirtualService as the last `up` left it in the stack's state."""
+    for resource in deployment.get("resources", []):
+        outputs = resource.get("outputs") or {}
+        meta = outputs.get("metadata") or {}
+        if resource.get("type") == VIRTUAL_SERVICE and (meta.get("name"), meta.get("namespace")) == (app, namespace):
+            shares = {route["destination"]["subset"]: int(route.get("weight", 100)) for route in outputs["spec"]["http"][-1]["route"]}
+            return {color: shares.get(color, 0) for color in ("blue", "green")}
+    return None
+
+
+class PulumiTarget:
+    """`pulumi up` on an existing stack of the project in `root`, with the program of this checkout."""
+
+    def __init__(self, root: Path, stack_name: str, stop: SignalStop, policy_packs: list[str], policy_pack_configs: list[str]):
+        env = {
+            "PULUMI_PYTHON_CMD": os.environ.get("PULUMI_PYTHON_CMD", sys.executable),
+            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
+        }
+        try:
+            workspace = auto.LocalWorkspace(work_dir=str(root), program=run_program, env_vars=env)
+            self.stack = auto.Stack.select(stack_name, workspace)
+        except auto.StackNotFoundError:
+            raise edits.Refused(f"no stack {stack_name!r} in the Pulumi backend (`pulumi stack ls`)") from None
+        except FileNotFoundError:
+            raise edits.Refused("the pulumi CLI is not on PATH (README \"Deploy for real\")") from None
+        except auto.CommandError as err:  # not logged in, no passphrase, ...
+            raise edits.Refused(f"cannot select stack {stack_name!r}: {err}") from None
+        self.stop, self.policy_packs, self.policy_pack_configs = stop, policy_packs, policy_pack_configs
+        self.cancel_sent = False  # once per release: the restore's own up must not be cancelled
+
+    def up(self, say: Callable[[str], None]) -> None:
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self.stack.up(on_output=say, color="never", policy_packs=self.policy_packs or None,
+                              policy_pack_configs=self.policy_pack_configs or None)
+            except BaseException as err:  # handed to the main thread
+                failure.append(err)
+
+        worker = threading.Thread(target=run, name="pulumi-up")
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.2)
+            # Ctrl-C reaches pulumi with the whole process group; a SIGTERM (CI cancelling the job) only us, so
+            # pulumi is asked once to cancel gracefully (a second SIGINT would make it stop mid-operation).
+            if self.stop.name == "SIGTERM" and not self.cancel_sent:
+                pids = _pulumi_children()  # none yet while the Automation API starts it: asked again next round
+                for pid in pids:
+                    os.kill(pid, signal.SIGINT)
+                self.cancel_sent = bool(pids)
+        if failure:
+            raise UpFailed(_up_failure(failure[0]))
+
+    def routing(self, app: str, namespace: str) -> Weights | None:
+        return live_weights(self.stack.export_stack().deployment or {}, app, namespace)
+
+
+def _up_failure(err: BaseException) -> str:
+    if not isinstance(err, auto.CommandError):
+        return f"pulumi up failed: {type(err).__name__}: {err}"
+    killed = re.search(r"^\s*code: -(\d+)$", str(err), flags=re.M)
+    if killed:
+        return f"pulumi up was ended by {signal.Signals(int(killed.group(1))).name}\n{err}"
+    return f"pulumi up failed: {err}"
+
+
+# --- terminal ----------------------------------------------------------------------------------
+
+
+class ConsoleProgress:
+    """Lines stay; the status is a spinner line rich redraws in a terminal (CI logs get each status once)."""
+
+    def __init__(self, console: Console):
+        self.console, self.spinner, self.last = console, None, ""
+
+    def line(self, text: str) -> None:
+        self.console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def status(self, text: str) -> None:
+        if self.console.is_terminal:
+            if self.spinner is None:
+                self.spinner = self.console.status(text)
+                self.spinner.start()
+            self.spinner.update(text)
+        elif text.split(",")[0] != self.last:  # a log gets one line per phase, not one per second
+            self.last = text.split(",")[0]
+            self.line(text)
+
+    def close(self) -> None:
+        if self.spinner is not None:
+            self.spinner.stop()
+
+
+def summary_table(outcome: Outcome, stack: str) -> Table:
+    plan = outcome.plan
+    table = Table(title=f"release {plan.app} on {stack}: {plan.released} from {plan.split(0)}")
+    for column in COLUMNS:
+        table.add_column(column)
+    for record in outcome.records:
+        table.add_row(*record.row())
+    return table
+
+
+def make_release(
+    root: Path, stack: str, app: str, progress: ConsoleProgress, stop: SignalStop, pulumi_stack: str | None = None,
+    policy_packs: list[str] | None = None, policy_pack_configs: list[str] | None = None, on_change: str | None = None,
+) -> Release:
+    """The runner for `stack`'s Pulumi.<stack>.yaml and its backend stack; edits.Refused when it cannot start."""
+    config = edits.load_stack(root, stack)
+    plan = plan_release(config, app)
+    target = PulumiTarget(root, pulumi_stack or stack, stop, policy_packs or [], policy_pack_configs or [])
+    cfg = config.apps[app]
+    analysis = cfg.promotion.analysis
+    progress.line(
+        f"release {app} on {stack}: {plan.released} ({cfg.color(plan.released).image}) from {plan.split(0)}, "
+        f"steps {', '.join(f'{s.weight}%' for s in plan.steps)}, bake {cfg.promotion.bake}"
+        + (f", analysis at {analysis.prometheus_url}" if analysis else ", no analysis (readiness only)")
+    )
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    return Release(
+        root, stack, plan, target, progress, stop,
+        check=(lambda weights, previous: check_metrics(app, plan.namespace, weights, previous, analysis, say=progress.line))
+        if analysis else None,
+        on_change=(lambda message: run_hook(on_change, message, stack_file)) if on_change else None,
+    )
+
+
+def release(root: Path, stack: str, app: str, console: Console, **options: Any) -> int:
+    """Run the release as `python -m cli release` does; the exit code (0 released, 1 refused or aborted, 130/143 signal)."""
+    stop = SignalStop()
+    stop.install()
+    progress = ConsoleProgress(console)
+    try:
+        runner = make_release(root, stack, app, progress, stop, **options)
+    except (edits.Refused, StackFileError) as err:
+        console.print(f"[bold red]refused:[/] {err}", soft_wrap=True)
+        return 1
+    try:
+        outcome = runner.run()
+    finally:
+        progress.close()
+    console.print(summary_table(outcome, stack))
+    console.print(outcome.summary, markup=False, soft_wrap=True)
+    return outcome.exit_code
+
+
+# --- dry run -----------------------------------------------------------------------------------
+
+
+def _tree(root: Path, stack_file: Path, dest: Path) -> Path:
+    """A project tree to plan: this checkout's program, `root`'s project file and one version of the stack file."""
+    dest.mkdir()
+    for name in ("__main__.py", "components"):
+        (dest / name).symlink_to(ROOT / name)
+    shutil.copy2(root / "Pulumi.yaml", dest / "Pulumi.yaml")
+    shutil.copy2(stack_file, dest / stack_file.name)
+    return dest
+
+
+def dry_run(root: Path, stack: str, app: str, console: Console) -> int:
+    """Each step's edit and its offline plan diff against the step before; nothing written, nothing applied."""
+    try:
+        plan = plan_release(edits.load_stack(root, stack), app)
+        with tempfile.TemporaryDirectory(prefix="bluegreen-release-") as tmp:
+            trees = {"now": _tree(root, root / f"Pulumi.{stack}.yaml", Path(tmp) / "0")}
+            changes = []
+            for i, step in enumerate(plan.steps, 1):
+                previous = trees[list(trees)[-1]]
+                change = plan_step(edits.load_stack(previous, stack), plan, step)
+                tree = _tree(root, previous / f"Pulumi.{stack}.yaml", Path(tmp) / str(i))
+                edits.apply(tree, stack, change)
+                trees[f"step {step.label}"] = tree
+                changes.append(change)
+            plans = plan_diff.plan_trees(trees, stack)
+    except (edits.Refused, StackFileError, plan_diff.DiffError) as err:
+        console.print(f"[bold red]refused:[/] {err}", soft_wrap=True)
+        return 1
+    labels = list(trees)
+    console.print(f"dry run: release {app} on {stack}, {len(plan.steps)} steps from {plan.split(0)}; nothing is written or applied", markup=False)
+    for i, (step, change) in enumerate(zip(plan.steps, changes), 1):
+        console.rule(f"step {step.label}: {plan.released} {step.weight}%" + (" (flip)" if step.flip else ""))
+        for key, value in change.edits.items():
+            console.print(f"Pulumi.{stack}.yaml: {key} = {value}", markup=False)
+        body = plan_diff.render_text(plan_diff.compare(plans[i - 1], plans[i], stack, labels[i - 1]))
+        console.print(body.split("\n", 1)[1], markup=False, end="")  # the header names BASE/working tree: not steps
+    return 0
