@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps plan test validate policy-deps diff flip rollback canary status e2e-tools e2e-env e2e e2e-down
+.PHONY: help deps plan test validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -22,6 +22,8 @@ USAGE_rollback := make rollback STACK=$(STACK) APP=front
 NEEDS_rollback := APP
 USAGE_canary := make canary STACK=$(STACK) APP=front WEIGHT=10
 NEEDS_canary := APP WEIGHT
+USAGE_release := make release STACK=$(STACK) APP=front
+NEEDS_release := APP
 $(foreach goal,$(MAKECMDGOALS),$(foreach var,$(NEEDS_$(goal)),$(if $($(var)),,$(error $(var) is missing: $(USAGE_$(goal))))))
 
 # --- the virtualenvs ----------------------------------------------------------------------------
@@ -81,6 +83,11 @@ canary: deps ## guarded edit, idle color's share: make canary STACK=stg APP=fron
 
 status: deps ## each app's colors, split, preview, images and replicas (reads only)
 	@$(PY) -m cli status --stack $(STACK)
+
+# One guarded edit and `pulumi up` per apps.<APP>.promotion.steps; DRY_RUN=1 prints each step's plan diff only.
+# RELEASE_ARGS passes more options (CI: --pulumi-stack, --policy-pack, --policy-pack-config; see --help).
+release: deps ## walk APP's idle color through its promotion steps, one pulumi up each: make release STACK=stg APP=front [DRY_RUN=1]
+	@$(PY) -m cli release --stack $(STACK) --app "$(APP)" $(if $(DRY_RUN),--dry-run) $(RELEASE_ARGS)
 
 # --- real engine, locally (README "Real engine, locally") ---------------------------------------
 # The pinned toolchain built from Go modules into ~/.cache/bluegreen-platform/e2e/<hash>/, a control

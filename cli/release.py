@@ -194,9 +194,10 @@ class HookFailed(Exception):
 
 
 def run_hook(command: str, message: str, stack_file: Path) -> None:
-    """Run the --on-change command (e.g. commit and push the stack file) with the step in its environment."""
+    """Run the --on-change command (e.g. commit and push the stack file) in the project directory, with the
+    step in its environment."""
     env = {**os.environ, "RELEASE_MESSAGE": message, "RELEASE_STACK_FILE": str(stack_file)}
-    done = subprocess.run(["sh", "-c", command], env=env, capture_output=True, text=True)
+    done = subprocess.run(["sh", "-c", command], cwd=stack_file.parent, env=env, capture_output=True, text=True)
     if done.returncode:
         output = (done.stdout + done.stderr).strip()[-500:]
         raise HookFailed(f"--on-change exited {done.returncode}: {shlex.quote(command)}: {output}")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -68,3 +69,52 @@ def test_release_jobs_are_manual_and_run_existing_make_targets(pipeline):
     release = pipeline[".release"]
     assert release["rules"][0]["when"] == "manual" and release["environment"]["name"] == "$STACK"
     assert any(line.startswith("git push -o ci.skip") for line in release["script"])
+
+
+def test_release_job_runs_make_release_against_the_ci_stack_with_the_policy_pack(pipeline):
+    job = pipeline["release"]
+    assert job["extends"] == ".release"  # manual, on the default branch, one at a time per environment
+    assert "release" in re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), flags=re.M)
+    run = job["script"][-1]
+    assert run.startswith('make release STACK="$STACK" APP="$APP" RELEASE_ARGS="--pulumi-stack $PULUMI_ORG/$STACK')
+    assert '--policy-pack policies --policy-pack-config policies/config/$STACK.json"' in run
+
+
+def _git(*args, cwd):
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout
+
+
+def test_release_jobs_hook_commits_and_pushes_each_edit_with_ci_skip(pipeline, tmp_path, monkeypatch):
+    """The job's RELEASE_ON_CHANGE, run as `cli release` runs it, against a local remote standing in for GitLab."""
+    from cli.release import run_hook
+
+    hook = next(line for line in pipeline["release"]["script"] if line.startswith("export RELEASE_ON_CHANGE="))
+    command = shlex.split(hook.removeprefix("export "))[0].removeprefix("RELEASE_ON_CHANGE=")  # as the job's shell reads it
+    remote, clone = tmp_path / "remote.git", tmp_path / "clone"
+    _git("init", "-q", "--bare", "-b", "main", str(remote), cwd=tmp_path)
+    _git("config", "receive.advertisePushOptions", "true", cwd=remote)
+    # The push options the remote received, as GitLab reads ci.skip.
+    (remote / "hooks" / "post-receive").write_text('#!/bin/sh\nenv | grep GIT_PUSH_OPTION_ > "$GIT_DIR/options"\n')
+    (remote / "hooks" / "post-receive").chmod(0o755)
+    _git("clone", "-q", str(remote), str(clone), cwd=tmp_path)
+    for key, value in (("user.name", "Release Bot"), ("user.email", "bot@example.test")):
+        _git("config", key, value, cwd=clone)
+    stack_file = clone / "Pulumi.stg.yaml"
+    stack_file.write_text("config: {}\n")
+    _git("add", "Pulumi.stg.yaml", cwd=clone)
+    _git("commit", "-q", "-m", "stack", cwd=clone)
+    _git("push", "-q", "origin", "HEAD:main", cwd=clone)
+    stack_file.write_text("config: {canaryWeight: 10}\n")
+    (clone / "other.txt").write_text("not part of the release")
+    url = "https://release-bot:token@gitlab.example.test/acme/bluegreen-platform.git"
+    for key, value in {"CI_JOB_ID": "42", "RELEASE_PUSH_TOKEN": "token", "CI_SERVER_HOST": "gitlab.example.test",
+           "CI_PROJECT_PATH": "acme/bluegreen-platform", "CI_COMMIT_BRANCH": "main",
+           # git's own URL rewriting sends the job's https push to the local remote.
+           "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf", "GIT_CONFIG_VALUE_0": url}.items():
+        monkeypatch.setenv(key, value)
+    run_hook(command, "release front on stg: step 1/3, blue 90% / green 10%", stack_file)
+    log = _git("log", "-1", "--format=%s", "main", cwd=remote).strip()
+    assert log == "release front on stg: step 1/3, blue 90% / green 10% [release job 42]"
+    assert _git("show", "main:Pulumi.stg.yaml", cwd=remote) == "config: {canaryWeight: 10}\n"
+    assert _git("show", "--name-only", "--format=", "main", cwd=remote).split() == ["Pulumi.stg.yaml"]  # only the stack file
+    assert "GIT_PUSH_OPTION_0=ci.skip" in (remote / "options").read_text()

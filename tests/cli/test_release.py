@@ -327,8 +327,8 @@ def test_a_failing_hook_aborts_before_the_steps_up(project):
 
 def test_the_hook_runs_in_a_shell_with_the_step_in_its_environment(tmp_path):
     out = tmp_path / "seen"
-    run_hook(f'echo "$RELEASE_MESSAGE|$RELEASE_STACK_FILE" > {out}', "release front on stg: step 1/3", tmp_path / "Pulumi.stg.yaml")
-    assert out.read_text() == f"release front on stg: step 1/3|{tmp_path / 'Pulumi.stg.yaml'}\n"
+    run_hook(f'echo "$RELEASE_MESSAGE|$RELEASE_STACK_FILE|$PWD" > {out}', "release front on stg: step 1/3", tmp_path / "Pulumi.stg.yaml")
+    assert out.read_text() == f"release front on stg: step 1/3|{tmp_path / 'Pulumi.stg.yaml'}|{tmp_path}\n"  # in the project dir
     from cli.release import HookFailed
 
     with pytest.raises(HookFailed, match="--on-change exited 3: .*nope"):
