@@ -1,4 +1,4 @@
-"""Delivery commands: `diff` against a git ref, guarded `flip` / `rollback` / `canary`, and `status`."""
+"""Delivery commands: `diff` against a git ref, guarded `flip` / `rollback` / `canary`, `status`, and the automated `release`."""
 from __future__ import annotations
 
 import shutil
@@ -111,6 +111,31 @@ def status(stack: str = STACK_READ, root: Path = ROOT_DIR) -> None:
     console.print(table)
 
 
+def release(
+    stack: str = STACK_EDITED,
+    app: str = APP,
+    root: Path = ROOT_DIR,
+    pulumi_stack: str = typer.Option(None, "--pulumi-stack", help="the stack's name in the backend, e.g. acme/stg (default: --stack)"),
+    policy_pack: list[str] = typer.Option([], "--policy-pack", help="policy pack for every up (repeatable), as pulumi up --policy-pack"),
+    policy_pack_config: list[str] = typer.Option([], "--policy-pack-config", help="its config file (repeatable)"),
+    on_change: str = typer.Option(
+        None, "--on-change", envvar="RELEASE_ON_CHANGE",
+        help="shell command run after each edit of the stack file, before its up (CI: commit and push); "
+        "gets RELEASE_MESSAGE and RELEASE_STACK_FILE; failing aborts the release",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="print each step's edit and offline plan diff; write and apply nothing"),
+) -> None:
+    """Walk APP's idle color through apps.<app>.promotion.steps: per step the guarded edit and a real pulumi up
+    (switch gate), then hold for promotion.bake re-checking the analysis. Any failure restores the starting
+    routing. Exit 0 released, 1 refused or aborted, 130/143 interrupted (routing restored)."""
+    from . import release_run  # the Automation API only for this command
+
+    if dry_run:
+        raise typer.Exit(release_run.dry_run(root, stack, app, console))
+    options = {"pulumi_stack": pulumi_stack, "policy_packs": policy_pack, "policy_pack_configs": policy_pack_config, "on_change": on_change}
+    raise typer.Exit(release_run.release(root, stack, app, console, **options))
+
+
 def register(app: typer.Typer) -> None:
-    for command in (diff, flip, rollback, canary, status):
+    for command in (diff, flip, rollback, canary, status, release):
         app.command()(command)
