@@ -183,8 +183,42 @@ class PromotionAnalysis(Model):
     on_unreachable: Literal["fail", "skip"] = "fail"
 
 
+def _no_bools(steps: object) -> object:
+    # pydantic reads `true` as 1: a step written as a boolean is a mistake, not 1%.
+    if isinstance(steps, list) and any(isinstance(step, bool) for step in steps):
+        raise ValueError(f"must be whole percentages such as [10, 25, 50, 100], got {steps}")
+    return steps
+
+
+def _step_plan(steps: list[int]) -> list[int]:
+    if not steps:
+        raise ValueError("must list at least one step, ending at 100 (the flip), e.g. [10, 25, 50, 100]")
+    outside = [step for step in steps if not 1 <= step <= 100]
+    if outside:
+        raise ValueError(f"must be the idle color's weights between 1 and 100, got {outside[0]} in {steps}")
+    if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
+        raise ValueError(f"must be strictly increasing, got {steps}")
+    if steps[-1] != 100:
+        raise ValueError(f"must end at 100 (the flip), got {steps}")
+    return steps
+
+
+def _bake(value: str) -> str:
+    if not 1 <= duration_seconds(value) <= 86400:
+        raise ValueError(f"must be between 1s and 24h, got {value}")
+    return value
+
+
+# `make release` walks the idle color through these weights; 100 is the flip (cli/release.py).
+StepPlan = Annotated[list[int], BeforeValidator(_no_bools), AfterValidator(_step_plan)]
+# How long `make release` holds each step below 100, re-checking the analysis meanwhile.
+Bake = Annotated[str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a duration such as 30s, 5m or 1h"), AfterValidator(_bake)]
+
+
 class Promotion(Model):
     analysis: PromotionAnalysis | None = None
+    steps: StepPlan | None = None
+    bake: Bake = "5m"
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
