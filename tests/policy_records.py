@@ -51,7 +51,9 @@ def deployment(color: str, replicas: int = 3, stack: str = "stg") -> Resource:
             "template": {
                 "metadata": {"labels": labels},
                 "spec": {
-                    "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                    "securityContext": {
+                        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"},
+                    },
                     "containers": [container(f"asia-docker.pkg.dev/acme/web/front:1.{4 if color == 'blue' else 5}.0")],
                 },
             },

@@ -285,6 +285,30 @@ def _canary_weight(weight: int) -> int:
 CanaryWeight = Annotated[int, AfterValidator(_canary_weight)]
 
 
+# Kubernetes takes runAsUser/runAsGroup as int32.
+MAX_RUN_AS_ID = 2147483647
+
+
+def _id_not_a_bool(value: object) -> object:
+    # pydantic reads `true` as 1: an id written as a boolean is a mistake, not user 1.
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number such as 10001, got {value}")
+    return value
+
+
+def _non_root_id(value: int) -> int:
+    if value == 0:
+        raise ValueError("must not be 0 (root): Pod Security restricted refuses it; the default is 10001")
+    if not 1 <= value <= MAX_RUN_AS_ID:
+        raise ValueError(f"must be between 1 and {MAX_RUN_AS_ID}, got {value}")
+    return value
+
+
+# A user or group id the app's containers run as. The default 10001 is a high id (Checkov CKV_K8S_40) that no
+# host account has, should a container escape; an image whose files need another id sets it per app.
+RunAsId = Annotated[int, BeforeValidator(_id_not_a_bool), AfterValidator(_non_root_id)]
+
+
 class AppConfig(Model):
     namespace: DnsLabel
     hosts: Annotated[list[Hostname], Field(min_length=1)]
@@ -301,6 +325,8 @@ class AppConfig(Model):
     mirror: Mirror | None = None
     resources: Resources = Resources()
     read_only_root_filesystem: bool = True
+    run_as_user: RunAsId = 10001
+    run_as_group: RunAsId = 10001
     drain: Drain = Drain()
     promotion: Promotion = Promotion()
     readiness_timeout: ReadinessTimeout = "5m"

@@ -9,8 +9,16 @@ from . import drain
 from .config import AppConfig
 from .routing import RoutingModel
 
-# Pod Security "restricted": non-root, no privilege escalation, no capabilities, RuntimeDefault seccomp.
-POD_SECURITY_CONTEXT = {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+def _pod_security_context(cfg: AppConfig) -> dict[str, Any]:
+    """Pod Security "restricted" (with the container's fields below), run as the app's user and group (10001 by
+    default: Checkov CKV_K8S_40). No fsGroup: the only volume is the emptyDir on /tmp, which any user may write;
+    a volume whose files need group ownership would need one."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": cfg.run_as_user,
+        "runAsGroup": cfg.run_as_group,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def _container_security_context(cfg: AppConfig) -> dict[str, Any]:
@@ -57,7 +65,7 @@ def deployment(app: str, cfg: AppConfig, color: Color, placement: dict[str, Any]
     assert spec.image, f"{app}/{color} has no image"
     pod_spec: dict[str, Any] = {
         "automountServiceAccountToken": False,
-        "securityContext": POD_SECURITY_CONTEXT,
+        "securityContext": _pod_security_context(cfg),
         "containers": [_container(app, cfg, spec.image)],
         "terminationGracePeriodSeconds": cfg.drain.termination_grace_period_seconds,
         "topologySpreadConstraints": drain.topology_spread(app, color),

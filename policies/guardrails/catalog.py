@@ -83,6 +83,13 @@ RULES: tuple[Rule, ...] = (
         MANDATORY, "resource", pods.pod_security_context,
     ),
     Rule(
+        "pod-high-uid",
+        "Containers run as a user and group id of at least minId (Checkov CKV_K8S_40), so none is a host account.",
+        ADVISORY, "resource", pods.pod_high_uid,
+        {"minId": {"type": "integer", "minimum": 1, "default": 10000,
+                   "description": "lowest runAsUser / runAsGroup accepted"}},
+    ),
+    Rule(
         "pod-read-only-root-filesystem",
         "Containers mount their root filesystem read-only where the app allows.",
         ADVISORY, "resource", pods.pod_read_only_root_filesystem,

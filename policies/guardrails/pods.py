@@ -98,6 +98,26 @@ def pod_security_context(resource: Resource, config: Mapping[str, Any]) -> list[
     return problems
 
 
+def pod_high_uid(resource: Resource, config: Mapping[str, Any]) -> list[str]:
+    """Checkov CKV_K8S_40 (and its group counterpart): ids below minId may be host accounts, which an escaped
+    process would act as. Unset counts as low: the image then decides, often root or a low id."""
+    spec = pod_spec(resource)
+    if spec is None:
+        return []
+    low = config["minId"]
+    problems = []
+    for c in containers(spec):
+        for key in ("runAsUser", "runAsGroup"):
+            value = _effective(spec, c, key)
+            where = f"{resource.ref} container {c.get('name')!r}: {key}"
+            if value is None:
+                problems.append(f"{where} is not set, so the image decides: set it to {low} or more")
+            elif isinstance(value, (int, float)) and not isinstance(value, bool) and value < low:
+                shown = int(value) if float(value).is_integer() else value  # the engine may hand 1000 over as 1000.0
+                problems.append(f"{where} {shown} is below {low} (Checkov CKV_K8S_40): use a high id such as 10001")
+    return problems
+
+
 def pod_read_only_root_filesystem(resource: Resource, config: Mapping[str, Any]) -> list[str]:
     spec = pod_spec(resource)
     if spec is None or f"{resource.namespace}/{resource.k8s_name}" in config["exemptWorkloads"]:

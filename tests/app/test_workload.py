@@ -1,9 +1,11 @@
 """Pure builders for the app's Kubernetes objects."""
 from __future__ import annotations
 
+import pytest
+
 from components.app import workload
 from components.app.routing import routing_model
-from components.config import parse_stack_config
+from components.config import ConfigError, parse_stack_config
 
 
 def app_config(config, **changes):
@@ -18,7 +20,10 @@ def test_deployment_is_restricted_and_probed(config):
     assert dep["spec"]["selector"]["matchLabels"] == {"app": "front", "version": "green"}
     pod = dep["spec"]["template"]["spec"]
     assert dep["spec"]["template"]["metadata"]["labels"]["version"] == "green"
-    assert pod["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert "fsGroup" not in pod["securityContext"]
     (container,) = pod["containers"]
     assert container["image"] == "asia-docker.pkg.dev/acme/web/front:1.5.0"
     sc = container["securityContext"]
@@ -30,6 +35,30 @@ def test_deployment_is_restricted_and_probed(config):
     assert container["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"cpu": "1", "memory": "512Mi"}}
     assert pod["volumes"] == [{"name": "tmp", "emptyDir": {}}]
     assert "hostNetwork" not in pod
+
+
+def test_run_as_user_and_group_are_set_per_app(config):
+    pod = workload.deployment("front", app_config(config, runAsUser=20000, runAsGroup=3000), "blue")["spec"]["template"]["spec"]
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"]) == (20000, 3000)
+    assert "runAsUser" not in pod["containers"][0]["securityContext"]  # one place: the pod's
+
+
+@pytest.mark.parametrize(
+    "key, value, expected",
+    [
+        ("runAsUser", 0, "apps.front.runAsUser: must not be 0 (root): Pod Security restricted refuses it"),
+        ("runAsGroup", 0, "apps.front.runAsGroup: must not be 0 (root)"),
+        ("runAsUser", -5, "apps.front.runAsUser: must be between 1 and 2147483647, got -5"),
+        ("runAsGroup", 2147483648, "apps.front.runAsGroup: must be between 1 and 2147483647, got 2147483648"),
+        ("runAsUser", True, "apps.front.runAsUser: must be a number such as 10001, got True"),
+        ("runAsUser", "nobody", "apps.front.runAsUser: must be a valid integer"),
+    ],
+)
+def test_run_as_ids_must_be_non_root_ids(config, key, value, expected):
+    config["apps"]["front"][key] = value
+    with pytest.raises(ConfigError) as err:
+        parse_stack_config(config)
+    assert [p for p in err.value.problems if p.startswith(expected)], err.value.problems
 
 
 def test_writable_root_filesystem_is_opt_in(config):

@@ -270,6 +270,36 @@ def test_security_context_falls_back_from_container_to_pod():
     assert messages("pod-security-context", stack) == ["Deployment app/front-blue container 'front': runAsNonRoot must be true"]
 
 
+@pytest.mark.parametrize(
+    "edit, expected",
+    [
+        (set_path(*POD, "securityContext", "runAsUser", 1000),
+         ["runAsUser 1000 is below 10000 (Checkov CKV_K8S_40): use a high id such as 10001"]),
+        (set_path(*POD, "securityContext", "runAsGroup", 9999.0), ["runAsGroup 9999 is below 10000"]),
+        (set_path(*POD, "securityContext", "runAsUser", _DELETE), ["runAsUser is not set, so the image decides: set it to 10000 or more"]),
+        # The container's own id wins over the pod's, as in Kubernetes.
+        (set_path(*CONTAINER, "securityContext", "runAsUser", 500), ["runAsUser 500 is below 10000"]),
+    ],
+    ids=["low-uid", "low-gid", "unset-uid", "container-overrides-pod"],
+)
+def test_pod_high_uid_reports_low_or_unset_ids(edit, expected):
+    found = messages("pod-high-uid", edited(good_stack(), "Deployment", edit, name="front-blue"))
+    prefix = "Deployment app/front-blue container 'front': "
+    assert len(found) == len(expected) and all(f.startswith(prefix + e) for f, e in zip(found, expected)), found
+
+
+def test_pod_high_uid_threshold_is_configurable_and_unknown_ids_pass():
+    assert len(messages("pod-high-uid", good_stack(), minId=20000)) == 4  # uid and gid of both colors
+    container_high = set_path(*CONTAINER, "securityContext", "runAsUser", 20000)
+    assert messages("pod-high-uid", edited(good_stack(), "Deployment", container_high, name="front-blue"), minId=20000) == [
+        "Deployment app/front-blue container 'front': runAsGroup 10001 is below 20000 (Checkov CKV_K8S_40): use a high id such as 10001",
+        "Deployment app/front-green container 'front': runAsUser 10001 is below 20000 (Checkov CKV_K8S_40): use a high id such as 10001",
+        "Deployment app/front-green container 'front': runAsGroup 10001 is below 20000 (Checkov CKV_K8S_40): use a high id such as 10001",
+    ]
+    unknown = set_path(*POD, "securityContext", "runAsUser", UNKNOWN)
+    assert messages("pod-high-uid", edited(good_stack(), "Deployment", unknown, name="front-blue")) == []
+
+
 def test_pod_read_only_root_filesystem():
     stack = edited(good_stack(), "Deployment", set_path(*CONTAINER, "securityContext", "readOnlyRootFilesystem", False), name="front-blue")
     assert [m.split(":")[0] for m in messages("pod-read-only-root-filesystem", stack)] == ["Deployment app/front-blue container 'front'"]
