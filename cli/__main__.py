@@ -10,7 +10,9 @@ from . import delivery, policy_check
 from .delivery import console, fail, note
 from .engine import ROOT
 from .plan import (
+    POLICY_FAILED,
     PlanError,
+    discard_plan,
     routing_tables,
     run_plan,
     type_counts,
@@ -34,12 +36,18 @@ def plan(
     policy_config: Path = typer.Option(None, help="policy pack config (default policies/config/<stack>.json if it exists)"),
 ) -> None:
     """Evaluate the program offline, write build/<stack>/, then run the policy pack over it."""
+    out_dir = out or ROOT / "build" / stack
     try:
         result = run_plan(stack)
-    except (PlanError, StackFileError) as err:
-        fail(err)
-    out_dir = out or ROOT / "build" / stack
-    write_plan(result, out_dir)
+        text, passed = policy_check.run(stack, result.recording, policy_config)
+        # A policy failure still writes the manifests, for inspection, marked POLICY-FAILED.
+        write_plan(result, out_dir, policy_failure=None if passed else text)
+    except BaseException as err:
+        # Whatever stopped this plan, the previous build/<stack> must not pass for its result.
+        discard_plan(out_dir)
+        if isinstance(err, (PlanError, StackFileError)):
+            fail(err)
+        raise
 
     counts = Table(title=f"stack {stack}: {len(result.recording.resources)} resources")
     counts.add_column("type")
@@ -63,12 +71,13 @@ def plan(
     for warning in result.recording.warnings:
         note("yellow", "warning", f" {warning}")
     shown_dir = out_dir.relative_to(ROOT) if out_dir.is_relative_to(ROOT) else out_dir
-    console.print(f"wrote {len(result.manifests)} manifests to {shown_dir} in {result.seconds:.2f}s", markup=False)
-    text, passed = policy_check.run(stack, result.recording, policy_config)
+    marked = "" if passed else f", marked {POLICY_FAILED}"
+    console.print(f"wrote {len(result.manifests)} manifests to {shown_dir}{marked}", markup=False)
+    # On stderr: stdout is the same for the same input, byte for byte.
+    typer.echo(f"planned in {result.seconds:.2f}s", err=True)
     console.print(text, markup=False, soft_wrap=True)  # one violation per line, like preview
     if not passed:
-        # The manifests stay written so the violations can be inspected.
-        fail("policy check failed: mandatory violations or invalid pack config")
+        fail(f"policy check failed: mandatory violations or invalid pack config (see {shown_dir / POLICY_FAILED})")
 
 
 delivery.register(app)  # diff, flip, rollback, canary, status

@@ -158,7 +158,7 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
     if isinstance(before, dict) and isinstance(after, dict):
         return [
             change
-            for key in dict.fromkeys([*before, *after])
+            for key in sorted({*before, *after})  # one order for both sides, whatever order each was built in
             for change in field_changes(before.get(key, ABSENT), after.get(key, ABSENT), _key_path(path, key))
         ]
     if isinstance(before, list) and isinstance(after, list):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import pickletools
 import runpy
@@ -63,6 +64,32 @@ class Recording:
 
     def by_urn(self) -> dict[str, Registration]:
         return {r.urn: r for r in self.resources}
+
+    def settle(self) -> None:
+        """Put everything in a canonical order. The SDK sends each registration once its inputs and dependencies
+        have resolved, so they arrive in an order that varies between runs; the same program must record the same plan."""
+        self.resources = tree_order(self.resources)
+        self.invokes.sort(key=lambda i: (i.token, json.dumps(i.args, sort_keys=True, default=str)))
+        self.warnings.sort()
+        self.reads.sort()
+
+
+def tree_order(resources: list[Registration]) -> list[Registration]:
+    """Resources as `pulumi preview` draws them: each one followed by its children, siblings by type then name."""
+    urns = {r.urn for r in resources}
+    children: dict[str, list[Registration]] = {}
+    for resource in resources:
+        # Children of the stack (never recorded) are the roots.
+        children.setdefault(resource.parent if resource.parent in urns else "", []).append(resource)
+    ordered: list[Registration] = []
+
+    def visit(parent: str) -> None:
+        for child in sorted(children.get(parent, []), key=lambda r: (r.type, r.name, r.urn)):
+            ordered.append(child)
+            visit(child.urn)
+
+    visit("")
+    return ordered
 
 
 DYNAMIC_PROVIDER_KEY = "__provider"
@@ -156,11 +183,12 @@ def _has_secret(value: Any) -> bool:
 
 def _revealed(value: Any) -> Any:
     """Inputs as sent, secrets unwrapped: the offline plan's manifests and policies read the values (a `secure:`
-    config value is already a placeholder there); which inputs were secret is kept in options.secretInputs."""
+    config value is already a placeholder there); which inputs were secret is kept in options.secretInputs.
+    Map keys come sorted: the engine's protobuf maps iterate in hash order, which means nothing to a reader."""
     if _is_secret(value):
         return _revealed(value.get("value"))
     if isinstance(value, dict):
-        return {k: _revealed(v) for k, v in value.items()}
+        return {k: _revealed(value[k]) for k in sorted(value)}
     if isinstance(value, list):
         return [_revealed(v) for v in value]
     return value
@@ -215,6 +243,7 @@ def run_program(
     stack_resource = settings.get_root_resource()
     _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
     recording.outputs = whole_numbers(_sync_await(_resolve(stack_resource.outputs)))
+    recording.settle()
     return recording
 
 

@@ -127,20 +127,60 @@ def run_plan(stack: str, root: Path = ROOT, stack_file: Path | None = None) -> P
     return Plan(stack, recording, manifests, secret_keys, time.perf_counter() - started)
 
 
-def write_plan(plan: Plan, out_dir: Path) -> None:
-    """Write manifests/ and resources.json, replacing out_dir only once everything is rendered."""
+POLICY_FAILED = "POLICY-FAILED"
+
+
+def _is_plan_output(path: Path) -> bool:
+    """A folder a plan wrote (or an empty one): the only kind write_plan replaces and discard_plan removes."""
+    if not path.is_dir():
+        return not path.exists()
+    return (path / "resources.json").exists() or (path / "manifests").is_dir() or not any(path.iterdir())
+
+
+def _check_replaceable(out_dir: Path) -> None:
+    if not _is_plan_output(out_dir):  # e.g. `--out .`
+        raise PlanError(f"refusing to replace {out_dir}: it is not the output of a plan (no resources.json, no manifests/)")
+
+
+def write_plan(plan: Plan, out_dir: Path, policy_failure: str | None = None) -> None:
+    """Write manifests/, resources.json and outputs.json, and swap them in for out_dir only once all is written.
+
+    With `policy_failure` (the policy report), a POLICY-FAILED file holding it is written too: the manifests stay
+    for inspection, and nobody mistakes them for a plan that passed.
+    """
+    _check_replaceable(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{plan.stack}-", dir=out_dir.parent))
-    (staging / "manifests").mkdir()
-    for manifest in plan.manifests:
-        (staging / "manifests" / manifest_filename(manifest)).write_text(yaml.safe_dump(manifest, sort_keys=False))
-    resources = [asdict(r) for r in plan.recording.resources]
-    (staging / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
-    extras = {"outputs": plan.recording.outputs, "invokes": [asdict(i) for i in plan.recording.invokes]}
-    (staging / "outputs.json").write_text(json.dumps(extras, indent=2, default=str) + "\n")
-    shutil.rmtree(out_dir, ignore_errors=True)
+    try:
+        (staging / "manifests").mkdir()
+        for manifest in plan.manifests:
+            (staging / "manifests" / manifest_filename(manifest)).write_text(yaml.safe_dump(manifest, sort_keys=False))
+        resources = [asdict(r) for r in plan.recording.resources]
+        (staging / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
+        extras = {"outputs": plan.recording.outputs, "invokes": [asdict(i) for i in plan.recording.invokes]}
+        (staging / "outputs.json").write_text(json.dumps(extras, indent=2, default=str) + "\n")
+        if policy_failure is not None:
+            (staging / POLICY_FAILED).write_text(policy_failure.rstrip("\n") + "\n")
+        _swap_in(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # gone already unless something failed
+
+
+def _swap_in(staging: Path, out_dir: Path) -> None:
+    """Renames only, so out_dir never holds a mix of the old plan and the new one (at worst, between the two
+    renames, it is briefly absent)."""
+    old = staging.with_name(staging.name + ".old")
+    if out_dir.exists():
+        os.rename(out_dir, old)
     # A rename, not a move: if another plan recreated out_dir meanwhile this fails instead of nesting.
     os.rename(staging, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def discard_plan(out_dir: Path) -> None:
+    """A failed plan removes the previous one, so nobody reviews manifests that are not this config's."""
+    if _is_plan_output(out_dir):
+        shutil.rmtree(out_dir, ignore_errors=True)
 
 
 def type_counts(recording: Recording) -> Counter:

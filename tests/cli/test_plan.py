@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from cli.engine import Registration
-from cli.plan import manifest_of, routing_tables, run_plan, write_plan
+from cli.plan import POLICY_FAILED, PlanError, discard_plan, manifest_of, routing_tables, run_plan, write_plan
 from cli.stackfile import SECRET_PLACEHOLDER, read_stack_config
 from tests.conftest import ROOT, SHARED
 
@@ -21,14 +21,23 @@ def copy_project(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     for package in ("components", "cli", "policies"):
         if (ROOT / package).exists():
-            shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+            shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "venv"))
     return tmp_path
 
 
-def plan_cli(root: Path, stack: str) -> subprocess.CompletedProcess:
+def plan_cli(root: Path, stack: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "cli", "plan", "--stack", stack], cwd=root, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "cli", "plan", "--stack", stack, *args], cwd=root, capture_output=True, text=True, timeout=120
     )
+
+
+def previous_build(root: Path, stack: str) -> Path:
+    """What an earlier successful plan left in build/<stack>."""
+    out = root / "build" / stack
+    (out / "manifests").mkdir(parents=True)
+    (out / "resources.json").write_text("[]\n")
+    (out / "manifests" / "deployment-app-old.yaml").write_text("kind: Deployment\n")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -75,16 +84,76 @@ def test_cli_plan_prints_summary_and_writes_build(tmp_path):
     assert (root / "build" / "stg" / "resources.json").exists()
 
 
-def test_cli_plan_rejects_invalid_config_and_writes_nothing(tmp_path):
+def test_cli_plan_rejects_invalid_config_and_removes_the_previous_build(tmp_path):
     root = copy_project(tmp_path)
     stack = yaml.safe_load((root / "Pulumi.stg.yaml").read_text())
-    stack["config"]["bluegreen-platform:apps"]["front"]["canaryWeight"] = 150
+    stack["config"]["bluegreen-platform:apps"]["front"]["activeColor"] = "purple"
     (root / "Pulumi.bad.yaml").write_text(yaml.safe_dump(stack))
+    previous_build(root, "bad")
     result = plan_cli(root, "bad")
     assert result.returncode == 1
-    assert "apps.front.canaryWeight: must be between 0 and 99, got 150" in result.stdout
+    assert "apps.front.activeColor: must be 'blue' or 'green', got 'purple'" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
     assert not (root / "build" / "bad").exists()
+    assert list((root / "build").iterdir()) == []  # no staging folder left either
+
+
+def test_cli_plan_program_error_removes_the_previous_build(tmp_path):
+    root = copy_project(tmp_path)
+    (root / "__main__.py").write_text("raise RuntimeError('a bug in the program')\n")
+    previous_build(root, "stg")
+    result = plan_cli(root, "stg")
+    assert result.returncode == 1 and "a bug in the program" in result.stderr
+    assert not (root / "build" / "stg").exists()
+
+
+def test_cli_plan_policy_failure_keeps_the_manifests_marked_policy_failed(tmp_path):
+    root = copy_project(tmp_path)
+    previous_build(root, "stg")
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps({"pod-high-uid": {"enforcementLevel": "mandatory", "minId": 20000}}))
+    result = plan_cli(root, "stg", "--policy-config", str(strict))
+    assert result.returncode == 1
+    out = root / "build" / "stg"
+    marker = (out / POLICY_FAILED).read_text()
+    assert "[mandatory]" in marker and "pod-high-uid (kubernetes:apps/v1:Deployment: front-blue)" in marker
+    assert f"wrote {len(list((out / 'manifests').iterdir()))} manifests to build/stg, marked POLICY-FAILED" in result.stdout
+    assert "policy check failed" in result.stdout and "build/stg/POLICY-FAILED" in result.stdout
+    assert not (out / "manifests" / "deployment-app-old.yaml").exists()  # this plan's manifests, not the old ones
+
+
+def test_a_passing_plan_replaces_a_policy_failed_one(stg_plan, tmp_path):
+    out = tmp_path / "stg"
+    write_plan(stg_plan, out, policy_failure="1 violation\n")
+    assert (out / POLICY_FAILED).read_text() == "1 violation\n"
+    write_plan(stg_plan, out)
+    assert not (out / POLICY_FAILED).exists() and (out / "resources.json").exists()
+
+
+def test_a_crash_while_writing_leaves_the_previous_plan_whole(stg_plan, tmp_path, monkeypatch):
+    out = previous_build(tmp_path, "stg")
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    written = []
+
+    def crash_on_the_third(manifest):
+        written.append(manifest)
+        if len(written) == 3:
+            raise OSError("disk full")
+        return f"m{len(written)}.yaml"
+
+    monkeypatch.setattr("cli.plan.manifest_filename", crash_on_the_third)
+    with pytest.raises(OSError, match="disk full"):
+        write_plan(stg_plan, out)
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    assert sorted(p.name for p in (tmp_path / "build").iterdir()) == ["stg"]  # the staging folder is gone
+
+
+def test_plan_never_replaces_or_removes_a_folder_it_did_not_write(stg_plan, tmp_path):
+    (tmp_path / "notes.txt").write_text("mine\n")
+    with pytest.raises(PlanError, match="refusing to replace .*: it is not the output of a plan"):
+        write_plan(stg_plan, tmp_path)
+    discard_plan(tmp_path)
+    assert (tmp_path / "notes.txt").read_text() == "mine\n"
 
 
 def test_secure_values_become_placeholders(tmp_path):
