@@ -242,7 +242,6 @@ class Release:
         except (UpFailed, GateRefused, HookFailed, edits.Refused, Interrupted) as err:
             return self._abort(err)
         out.summary = f"{plan.app}: released {plan.released}, {plan.split(FLIP)}"
-        self.progress.line(out.summary)
         return out
 
     def _check_live(self) -> None:
@@ -328,13 +327,15 @@ class Release:
         failed = out.records[-1] if out.records else None
         if failed is not None:
             failed.result, failed.reason = ("interrupted" if signal_name else "failed"), _first_line(reason)
+            if failed.live == "?":  # the up failed: say where routing stayed
+                live = self.target.routing(plan.app, plan.namespace)
+                failed.live = split_text(live) if live else "?"
         where = f"step {failed.label} ({plan.released} {failed.weight}%)" if failed else "before the first step"
         # pulumi's output and the gate's report were shown as they came: here only the line that says why.
         self.progress.line(f"ABORT at {where}: {_first_line(reason) if isinstance(err, (UpFailed, GateRefused)) else reason}")
         out.exit_code = EXIT_SIGNAL.get(signal_name, EXIT_ABORTED) if signal_name else EXIT_ABORTED
         restored = self._restore() if self.touched else "nothing was changed"
         out.summary = f"{plan.app}: release of {plan.released} aborted at {where}: {_first_line(reason)}; {restored}"
-        self.progress.line(out.summary)
         return out
 
     def _restore(self) -> str:

@@ -130,7 +130,11 @@ class PulumiTarget:
             raise UpFailed(_up_failure(failure[0]))
 
     def routing(self, app: str, namespace: str) -> Weights | None:
-        return live_weights(self.stack.export_stack().deployment or {}, app, namespace)
+        try:
+            state = self.stack.export_stack().deployment or {}
+        except auto.CommandError:  # the backend did not answer: the split is shown as unknown
+            return None
+        return live_weights(state, app, namespace)
 
 
 def _up_failure(err: BaseException) -> str:

@@ -190,7 +190,7 @@ def test_a_gate_refusal_aborts_and_restores_the_starting_routing(project):
     assert stack.applied == [{"blue": 90, "green": 10}, START]  # step 1, then the restore (step 2 never applied)
     assert (front(project).active_color, front(project).canary_weight) == ("blue", 0)
     failed, restore = outcome.records[-2:]
-    assert (failed.label, failed.result, failed.reason) == ("2/3", "failed", GATE_REFUSAL)
+    assert (failed.label, failed.result, failed.reason, failed.live) == ("2/3", "failed", GATE_REFUSAL, "blue 90% / green 10%")
     assert (restore.weight, restore.result, restore.live) == ("restore", "restored", "blue 100%")
     assert outcome.summary == f"front: release of green aborted at step 2/3 (green 50%): {GATE_REFUSAL}; routing restored to blue 100%"
     assert f"ABORT at step 2/3 (green 50%): {GATE_REFUSAL}" in progress.lines  # pulumi's whole output was streamed already
