@@ -59,6 +59,8 @@ class Change:
         line = f"{self.app}: {self.before.split_text()} -> {self.after.split_text()}"
         if self.before.preview != self.after.preview:
             line += f" (preview: {self.before.preview_text()} -> {self.after.preview_text()})"
+        if self.before.mirror != self.after.mirror:
+            line += f" (mirror: {self.before.mirror_text()} -> {self.after.mirror_text()})"
         return line
 
 
@@ -107,7 +109,13 @@ def _must_serve(app: str, cfg: AppConfig, color: str, why: str) -> None:
 
 
 # stack file key -> AppConfig field
-_FIELDS = {"activeColor": "active_color", "previousColor": "previous_color", "canaryWeight": "canary_weight"}
+_FIELDS = {"activeColor": "active_color", "previousColor": "previous_color", "canaryWeight": "canary_weight", "mirror": "mirror"}
+
+
+def _ending_the_shadow(cfg: AppConfig) -> dict[str, Any]:
+    """A canary or a flip ends a shadow test: the idle color now takes real traffic (and Istio would copy a
+    canary's own requests to it twice), and after a flip the copies would go to the old version."""
+    return {"mirror": stack_edit.REMOVE} if cfg.mirror else {}
 
 
 def _change(app: str, cfg: AppConfig, edits: dict[str, Any], message: str = "") -> Change:
@@ -129,7 +137,7 @@ def plan_flip(config: StackConfig, app: str, to: str) -> Change:
     edits: dict[str, Any] = {"activeColor": to, "previousColor": cfg.active_color} if cfg.active_color != to else {}
     if cfg.canary_weight:
         edits["canaryWeight"] = 0
-    return _change(app, cfg, edits)
+    return _change(app, cfg, {**edits, **_ending_the_shadow(cfg)})
 
 
 def plan_rollback(config: StackConfig, app: str) -> Change:
@@ -158,9 +166,10 @@ def plan_canary(config: StackConfig, app: str, weight: int) -> Change:
         raise Refused(f"canary weight for {app}: {problem}")
     if weight == cfg.canary_weight:
         return _change(app, cfg, {}, f"{app} already gives {cfg.idle_color} {weight}%: nothing to change")
-    if weight:
-        _must_serve(app, cfg, cfg.idle_color, f"cannot send {weight}% of {app} to {cfg.idle_color}")
-    return _change(app, cfg, {"canaryWeight": weight})
+    if not weight:
+        return _change(app, cfg, {"canaryWeight": weight})
+    _must_serve(app, cfg, cfg.idle_color, f"cannot send {weight}% of {app} to {cfg.idle_color}")
+    return _change(app, cfg, {"canaryWeight": weight, **_ending_the_shadow(cfg)})
 
 
 # --- applying ----------------------------------------------------------------------------------

@@ -97,11 +97,22 @@ def set_path(document: CommentedMap, project: str, key_path: str, value: Any, af
     _keep_comment_gap(parent, key, old, value)
 
 
-def remove_path(document: CommentedMap, project: str, key_path: str) -> None:
-    """Remove a dotted config path's key (a missing one is left missing), like `pulumi config rm --path`."""
+def _block_lines(value: Any) -> int:
+    """How many lines a block map or list value spans below its key (0 for a scalar or a flow collection)."""
+    if not isinstance(value, (dict, list)) or not value or value.fa.flow_style():
+        return 0
+    out = io.StringIO()
+    YAML().dump(value, out)
+    return len([line for line in out.getvalue().splitlines() if line.strip() and not line.lstrip().startswith("#")])
+
+
+def remove_path(document: CommentedMap, project: str, key_path: str) -> int:
+    """Remove a dotted config path's key (a missing one is left missing), like `pulumi config rm --path`;
+    returns the number of lines removed (the key's, and its block value's)."""
     parent, key = _parent(document, project, key_path, create=False)
     if parent is None or key not in parent:
-        return
+        return 0
+    lines = 1 + _block_lines(parent[key])
     keys = list(parent)
     following = _take_following_lines(parent, key)
     del parent[key]
@@ -111,6 +122,7 @@ def remove_path(document: CommentedMap, project: str, key_path: str) -> None:
     # dropped, and edit_text refuses the edit as more than one line).
     if before is not None:
         _add_following_lines(parent, before, following)
+    return lines
 
 
 def _comment_owner(node: CommentedMap, key: Any) -> tuple[CommentedMap, Any]:
@@ -166,11 +178,12 @@ def edit_text(text: str, project: str, edits: dict[str, Any], name: str = "stack
     """Apply {dotted key path: value or REMOVE} edits to a stack file's text (read from file `name`) and return the new text."""
     yaml = _yaml(text)
     document = parse(text, name, yaml) or CommentedMap()
-    previous = ""
+    previous, allowed = "", 0
     for key_path, value in edits.items():
         if value is REMOVE:
-            remove_path(document, project, key_path)
+            allowed += remove_path(document, project, key_path)
         else:
+            allowed += 1
             # A key new to its map goes after the key edited just before it in the same map (activeColor, then
             # previousColor); otherwise last, as `pulumi config set` adds it.
             same_map = previous.rpartition(".")[0] == key_path.rpartition(".")[0]
@@ -179,9 +192,10 @@ def edit_text(text: str, project: str, edits: dict[str, Any], name: str = "stack
     out = io.StringIO()
     yaml.dump(document, out)
     new_text = out.getvalue()
-    # Each edit may replace at most its own line; anything more would be an unreviewed reformat.
+    # Each edit may replace at most its own line (a removal: its key's block); anything more would be an
+    # unreviewed reformat.
     removed = [line for line in difflib.ndiff(text.splitlines(), new_text.splitlines()) if line.startswith("- ")]
-    if len(removed) > len(edits):
+    if len(removed) > allowed:
         raise UnsafeEdit("the edit would also rewrite: " + "; ".join(line[2:].strip() for line in removed[:3]))
     return new_text
 

@@ -57,6 +57,26 @@ def test_flip_during_a_canary_also_ends_the_canary(config):
     assert change.sentence.startswith("front: blue 90% / green 10% -> green 100%")
 
 
+def test_flip_and_canary_end_a_shadow_mirror(config):
+    shadowed = stack(config, mirror={"percent": 10})
+    flip = plan_flip(shadowed, "front", "green")
+    assert flip.edits["apps.front.mirror"] is REMOVE
+    assert flip.sentence.endswith("(mirror: 10% of blue copied to green -> off)")
+    canary = plan_canary(shadowed, "front", 10)
+    assert canary.edits == {"apps.front.canaryWeight": 10, "apps.front.mirror": REMOVE}
+    assert parse_stack_config(config) is not None  # the input config itself stays valid
+
+
+def test_a_canary_with_a_mirror_is_written_without_the_mirror(project, config):
+    config["apps"]["front"]["mirror"] = {"percent": 10}
+    write_stack(project, "stg", config)
+    result = run(project, "canary", "--app", "front", "--weight", "10")
+    assert result.exit_code == 0, result.output
+    front = load_stack(project, "stg").apps["front"]
+    assert front.canary_weight == 10 and front.mirror is None
+    assert "apps.front.mirror removed" in result.output
+
+
 def test_flip_to_the_active_color_is_a_no_op(config):
     change = plan_flip(stack(config), "front", "blue")
     assert change.edits == {} and "nothing to change" in change.message

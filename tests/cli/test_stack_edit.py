@@ -154,3 +154,10 @@ def test_removing_a_first_key_that_carries_comment_lines_is_refused():
 
 def test_removing_under_a_missing_map_creates_nothing():
     assert edit_text(APP_TEXT, PROJECT, {"apps.web.previousColor": REMOVE}) == APP_TEXT
+
+
+@pytest.mark.parametrize("mirror", ["      mirror:\n        percent: 10\n", "      mirror: {percent: 10}\n"], ids=["block", "flow"])
+def test_removing_a_map_takes_exactly_its_lines(mirror):
+    text = "config:\n  bluegreen-platform:apps:\n    front:\n      activeColor: blue\n" + mirror + "      canaryWeight: 0\n"
+    new = edit_text(text, PROJECT, {"apps.front.mirror": REMOVE, "apps.front.canaryWeight": 10})
+    assert new == "config:\n  bluegreen-platform:apps:\n    front:\n      activeColor: blue\n      canaryWeight: 10\n"
