@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps plan test validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
+.PHONY: help deps plan test lint format validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -61,6 +61,15 @@ plan: deps ## render STACK offline into build/STACK/ and run the policy pack (ma
 
 test: deps ## the unit tier: pytest under the mock engine, no cloud
 	$(PY) -m pytest -q
+
+lint: deps ## ruff (lint and format check) and mypy over components/, cli/, policies/, tests/ (pyproject.toml)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+format: deps ## apply ruff's fixes and formatting (then review the diff)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
 
 validate: deps ## check every build/*/manifests against the Kubernetes and Istio schemas (after make plan)
 	@ls -d build/*/manifests >/dev/null 2>&1 || { echo "nothing to validate: run make plan STACK=<stack> first"; exit 1; }
