@@ -38,7 +38,7 @@ if config.cluster.gke:
     images = image_access(config)
     for problem in images.ungranted:
         pulumi.log.warn(f"image pull access not granted by this stack: {problem}")
-    cluster = GkeCluster(config.cluster.name, GkeClusterArgs(config=config.cluster, node_pool=config.node_pool))
+    cluster = GkeCluster(config.cluster.gke_name, GkeClusterArgs(config=config.cluster, node_pool=config.node_pool))
     # An existing cluster: the namespaces this stack creates must not be someone else's (checked live).
     cluster.check_namespaces(stack_namespaces, config.cluster.adopt_namespaces)
     node_pool = NodePool(

@@ -23,7 +23,7 @@ from components.config import (
     parse_stack_config,
     project_config,
 )
-from components.shared.colors import COLORS
+from components.shared.colors import COLORS, Color, is_color
 from policies.guardrails.catalog import MANDATORY
 from policies.guardrails.evaluate import Finding, PackConfigError
 
@@ -100,7 +100,7 @@ def _app(config: StackConfig, app: str) -> AppConfig:
     return config.apps[app]
 
 
-def _must_serve(app: str, cfg: AppConfig, color: str, why: str) -> None:
+def _must_serve(app: str, cfg: AppConfig, color: Color, why: str) -> None:
     spec = cfg.color(color)
     if spec.image is None:
         raise Refused(f"{why}: apps.{app}.{color}.image is not set, {color} has nothing deployed; deploy an image first")
@@ -129,7 +129,7 @@ def plan_flip(config: StackConfig, app: str, to: str) -> Change:
     """Send all default traffic to `to`: it becomes activeColor (the color it replaces is recorded as
     previousColor, for rollback) and any canary share ends."""
     cfg = _app(config, app)
-    if to not in COLORS:
+    if not is_color(to):
         raise Refused(f"cannot flip {app} to {to!r}: a color is one of {', '.join(COLORS)}")
     if cfg.active_color == to and cfg.canary_weight == 0:
         return _change(app, cfg, {}, f"{app} already sends all traffic to {to}: nothing to change")

@@ -20,7 +20,7 @@ import pulumi
 from google.protobuf import json_format
 from pulumi.runtime import mocks, rpc, settings
 from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from components.shared.fields import whole_numbers
@@ -241,7 +241,12 @@ def run_program(
     )
     set_all_config(config, secret_keys or [])
     stack_resource = settings.get_root_resource()
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program), run_name="__main__")))
+    assert isinstance(stack_resource, Stack), "set_mocks makes the root Stack resource"
+
+    def run() -> None:
+        runpy.run_path(str(program), run_name="__main__")
+
+    _sync_await(run_pulumi_func(run))
     recording.outputs = whole_numbers(_sync_await(_resolve(stack_resource.outputs)))
     recording.settle()
     return recording

@@ -13,6 +13,7 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from .plan import PlanError, run_plan
 from .stackfile import StackFileError
@@ -25,6 +26,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
+    result: dict[str, Any]
+    code: int
     if not (args.root / f"Pulumi.{args.stack}.yaml").exists():
         result, code = {"missing": True}, 0
     else:

@@ -10,7 +10,7 @@ Any failure aborts: the routing the release started from (its activeColor, canar
 with one more edit and `up`. A release always starts from canaryWeight 0, so that start is derived from
 the stack file, never stored: after a hard stop the app sits at a step and a re-run continues from it.
 
-The stack is reached through a `Target` (cli/release_stack.py: the Automation API), so the runner here is
+The stack is reached through a `Target` (cli/release_run.py: the Automation API), so the runner here is
 tested against a fake one.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ class UpFailed(Exception):
 
 
 class Target(Protocol):
-    """The stack a release drives (cli/release_stack.py: the Automation API; tests: a fake)."""
+    """The stack a release drives (cli/release_run.py: the Automation API; tests: a fake)."""
 
     def up(self, say: Callable[[str], None]) -> None:
         """Run `pulumi up` with the stack file as it is now; raise UpFailed."""
@@ -217,7 +217,7 @@ class Release:
         target: Target,
         progress: Progress,
         stop: Stop,
-        check: Callable[[Weights, Weights], None] | None = None,
+        check: Callable[[Weights, Weights], object] | None = None,  # raises to stop; what it returns is unused
         on_change: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -296,15 +296,16 @@ class Release:
 
     def _bake(self, step: Step, record: StepRecord) -> None:
         plan = self.plan
-        checks = bake_checks(plan.bake_seconds) if plan.analysis_on and self.check else []
+        check = self.check if plan.analysis_on else None
+        checks = bake_checks(plan.bake_seconds) if check else []
         started = self.clock()
         while True:
             elapsed = self.clock() - started
             left = plan.bake_seconds - elapsed
-            if checks and elapsed >= checks[0]:
+            if check and checks and elapsed >= checks[0]:
                 checks = [c for c in checks if c > elapsed]
                 self.progress.status(f"step {step.label}: checking {plan.released} against the analysis")
-                self.check(weights_at(plan.active, plan.released, step.weight), plan.start)  # type: ignore[misc]
+                check(weights_at(plan.active, plan.released, step.weight), plan.start)
             if left <= 0:
                 break
             upcoming = (checks[0] - elapsed) if checks else left

@@ -16,10 +16,11 @@ import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from pulumi import automation as auto
 from rich.console import Console
+from rich.status import Status
 from rich.table import Table
 
 from components.app.promotion import Weights
@@ -45,7 +46,8 @@ class SignalStop:
     """SIGINT and SIGTERM set a flag the release checks; the first signal's name decides the exit code."""
 
     def __init__(self) -> None:
-        self.event, self.name = threading.Event(), None
+        self.event = threading.Event()
+        self.name: str | None = None
 
     def install(self) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,7 +76,7 @@ def _pulumi_children() -> list[int]:
 # --- the stack ---------------------------------------------------------------------------------
 
 
-def live_weights(deployment: dict[str, Any], app: str, namespace: str) -> Weights | None:
+def live_weights(deployment: Mapping[str, Any], app: str, namespace: str) -> Weights | None:
     """The default-route weights of the app's VirtualService as the last `up` left it in the stack's state."""
     for resource in deployment.get("resources", []):
         outputs = resource.get("outputs") or {}
@@ -153,7 +155,8 @@ class ConsoleProgress:
     """Lines stay; the status is a spinner line rich redraws in a terminal (CI logs get each status once)."""
 
     def __init__(self, console: Console):
-        self.console, self.spinner, self.last = console, None, ""
+        self.console, self.last = console, ""
+        self.spinner: Status | None = None
 
     def line(self, text: str) -> None:
         self.console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import CommentMark
 from ruamel.yaml.scalarstring import ScalarString
 from ruamel.yaml.tokens import CommentToken
@@ -99,7 +99,7 @@ def set_path(document: CommentedMap, project: str, key_path: str, value: Any, af
 
 def _block_lines(value: Any) -> int:
     """How many lines a block map or list value spans below its key (0 for a scalar or a flow collection)."""
-    if not isinstance(value, (dict, list)) or not value or value.fa.flow_style():
+    if not isinstance(value, (CommentedMap, CommentedSeq)) or not value or value.fa.flow_style():
         return 0
     out = io.StringIO()
     YAML().dump(value, out)

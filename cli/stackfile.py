@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, StreamMark
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
@@ -167,7 +168,7 @@ def _config_block(document: Any, name: str) -> dict[str, Any]:
         raise StackFileError(f"{name}:1:1: must be a mapping with a config: key, got {_kind(document)}")
     config = document.get("config")
     if not isinstance(config, dict):
-        line, column = document.lc.key("config") if "config" in document else (0, 0)
+        line, column = document.lc.key("config") if isinstance(document, CommentedMap) and "config" in document else (0, 0)
         raise StackFileError(f"{name}:{line + 1}:{column + 1}: config: must be a mapping of keys to values, got {_kind(config)}")
     return config
 

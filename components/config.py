@@ -13,6 +13,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError, ValidationInfo, model_validator
 from pydantic.alias_generators import to_camel
+from pydantic_core import ErrorDetails
 
 from .app.config import AppConfig
 from .platform.config import (
@@ -48,8 +49,9 @@ class StackConfig(Model):
 
     @model_validator(mode="after")
     def _prod_serves_https(self, info: ValidationInfo) -> StackConfig:
-        if (info.context or {}).get("stack") in TLS_REQUIRED_STACKS and self.gateway.tls is None:
-            raise KeyedProblems([("gateway.tls", f"is required for stack {info.context['stack']}: production serves HTTPS only")])
+        stack = (info.context or {}).get("stack")
+        if stack in TLS_REQUIRED_STACKS and self.gateway.tls is None:
+            raise KeyedProblems([("gateway.tls", f"is required for stack {stack}: production serves HTTPS only")])
         return self
 
     @model_validator(mode="after")
@@ -87,7 +89,8 @@ class StackConfig(Model):
 
     @model_validator(mode="after")
     def _hosts_are_served_once(self) -> StackConfig:
-        problems, owner = [], {}
+        problems: list[tuple[str, str]] = []
+        owner: dict[str, str] = {}
         hosts = [(name, f"apps.{name}.hosts.{i}", host) for name, app in self.apps.items() for i, host in enumerate(app.hosts)]
         hosts += [(name, f"apps.{name}.preview.host", app.preview.host) for name, app in self.apps.items() if app.preview.host]
         for name, where, host in hosts:
@@ -130,7 +133,7 @@ def _unknown_key(loc: list[str]) -> str:
     return f"unknown key (did you mean {close[0]}?)" if close else "unknown key"
 
 
-def _message(error: dict, loc: list[str]) -> str:
+def _message(error: ErrorDetails, loc: list[str]) -> str:
     kind, msg = error["type"], error["msg"]
     if kind == "extra_forbidden":
         return _unknown_key(loc)

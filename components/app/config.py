@@ -115,11 +115,17 @@ class Drain(Model):
         return self.pre_stop_seconds + self.app_shutdown_seconds
 
     @property
+    def classic_proxy_seconds(self) -> int:
+        """How long a classic sidecar serves after the pod starts terminating: proxyDrainSeconds, by default
+        preStopSeconds + appShutdownSeconds."""
+        return self.proxy_drain_seconds if self.proxy_drain_seconds is not None else self.app_stopped_seconds
+
+    @property
     def proxy_seconds(self) -> int | None:
         """classic: Istio's terminationDrainDuration; native: None (the proxy exits after the app)."""
         if self.sidecar_mode == "native":
             return None
-        return self.proxy_drain_seconds if self.proxy_drain_seconds is not None else self.app_stopped_seconds
+        return self.classic_proxy_seconds
 
     @model_validator(mode="after")
     def _grace_covers_drain(self) -> Drain:
@@ -137,7 +143,7 @@ class Drain(Model):
                     f"must be greater than {app_stopped}, leaving the native sidecar time to exit, got {self.termination_grace_period_seconds}",
                 ))
         else:
-            proxy = self.proxy_seconds
+            proxy = self.classic_proxy_seconds
             if proxy < self.app_stopped_seconds:
                 problems.append((
                     "proxyDrainSeconds",

@@ -111,7 +111,8 @@ class _Report:
     """The report lines, printed as they come and kept for the refusal's message."""
 
     def __init__(self, say: Callable[[str], None]):
-        self.say, self.lines = say, []
+        self.say = say
+        self.lines: list[str] = []
 
     def __call__(self, line: str) -> None:
         self.lines.append(line)

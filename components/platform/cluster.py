@@ -129,7 +129,7 @@ def existing_cluster_problems(cfg: ClusterConfig, pool: NodePoolConfig | None, f
             f"--workload-pool={cfg.project}.svc.id.goog"
         )
     if pool is not None:
-        ours = service_account_email(pool, cfg.project)
+        ours = service_account_email(pool, cfg.gke_project)
         for existing in found.node_pools or []:
             accounts = {c.service_account for c in existing.node_configs or []}
             if existing.name == pool.name and ours not in accounts:
@@ -160,7 +160,11 @@ def live_namespaces(kubeconfig_text: str) -> dict[str, dict[str, str]]:
     from kubernetes import client
 
     api = client.CoreV1Api(api_client({"kubeconfig": kubeconfig_text}))
-    return {ns.metadata.name: dict(ns.metadata.labels or {}) for ns in api.list_namespace().items}
+    labels: dict[str, dict[str, str]] = {}
+    for ns in api.list_namespace().items:
+        assert ns.metadata is not None and ns.metadata.name is not None, "the API server names every namespace it lists"
+        labels[ns.metadata.name] = dict(ns.metadata.labels or {})
+    return labels
 
 
 def under_mock_engine() -> bool:
@@ -183,14 +187,14 @@ class GkeCluster(pulumi.ComponentResource):
     def __init__(self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("bluegreen:cluster:GkeCluster", name, None, opts)
         cfg = args.config
-        self.location, self.project, self.node_tag = cfg.location, cfg.project, node_tag(cfg.name)
+        self.location, self.project, self.node_tag = cfg.gke_location, cfg.gke_project, node_tag(cfg.gke_name)
         self.existing: Any = None  # the lookup's answer when the cluster is not managed here
         if cfg.manage:
             # A fixed-name cluster cannot be replaced create-before-delete (409), and delete-first would take
             # every workload down: `protect` makes Pulumi refuse any replacement (and deletion) at plan time,
             # `retain_on_delete` keeps the cluster in GCP should it ever be unprotected and deleted.
             cluster = gcp.container.Cluster(
-                cfg.name, opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True), **cluster_args(cfg)
+                cfg.gke_name, opts=pulumi.ResourceOptions(parent=self, protect=True, retain_on_delete=True), **cluster_args(cfg)
             )
             self._webhook_firewall(cfg)
             if cfg.cloud_nat:
@@ -210,7 +214,7 @@ class GkeCluster(pulumi.ComponentResource):
             self.endpoint = pulumi.Output.from_input(found.endpoint)
             self.ca_certificate = pulumi.Output.from_input(found.master_auths[0].cluster_ca_certificate)
             self.existing = found
-        self.kubeconfig = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.ca_certificate).apply(lambda a: kubeconfig(*a)))
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.ca_certificate).apply(lambda a: kubeconfig(*a)))
         self.register_outputs({"name": self.name, "endpoint": self.endpoint})
 
     def check_namespaces(self, wanted: list[str], adopt: list[str]) -> None:
@@ -272,7 +276,11 @@ def kubernetes_provider(cluster: GkeCluster, depends_on: list[pulumi.Resource]) 
 
 
 def kubeconfig_provider(cfg: ClusterConfig) -> k8s.Provider:
-    """The provider for cluster.mode kubeconfig. Unset keys stay unset, so the provider itself falls back
+    """The provider for cluster.mode kubeconfig. Unset keys stay unset (None), so the provider itself falls back
     to $KUBECONFIG (then ~/.kube/config) and the current context where `pulumi up` runs."""
-    settings = {"kubeconfig": os.path.expanduser(cfg.kubeconfig) if cfg.kubeconfig else None, "context": cfg.context}
-    return k8s.Provider("kubeconfig", enable_config_map_mutable=True, **{k: v for k, v in settings.items() if v is not None})
+    return k8s.Provider(
+        "kubeconfig",
+        enable_config_map_mutable=True,
+        kubeconfig=os.path.expanduser(cfg.kubeconfig) if cfg.kubeconfig else None,
+        context=cfg.context,
+    )

@@ -91,6 +91,24 @@ class ClusterConfig(Model):
     def gke(self) -> bool:
         return self.mode == "gke"
 
+    # name, location and project, for code that runs only in mode gke, where they are validated as set.
+    @property
+    def gke_name(self) -> str:
+        return self._gke_required("name", self.name)
+
+    @property
+    def gke_location(self) -> str:
+        return self._gke_required("location", self.location)
+
+    @property
+    def gke_project(self) -> str:
+        return self._gke_required("project", self.project)
+
+    def _gke_required(self, key: str, value: str | None) -> str:
+        if value is None:
+            raise ValueError(f"cluster.{key} is only set in cluster.mode gke, this stack's mode is {self.mode}")
+        return value
+
     @property
     def region(self) -> str:
         """The region of `location`, which may be a zone such as asia-northeast3-a."""

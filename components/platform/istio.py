@@ -184,15 +184,14 @@ class IstioMesh(pulumi.ComponentResource):
         document = operator_document(cfg, args.placement)
         # `update` is set, so changed inputs re-run the install in place (never a replacement); without
         # istio.uninstallOnDestroy there is no delete command at all: deleting the resource leaves the mesh.
-        uninstall = {"delete": uninstall_script(cfg.operator.revision)} if cfg.uninstall_on_destroy else {}
         self.install = local.Command(
             INSTALL_NAME,
             create=install_script(cfg.version),
             update=install_script(cfg.version),
             stdin=yaml.safe_dump(document, sort_keys=False),
             environment={KUBECONFIG_ENV: args.kubeconfig},
+            delete=uninstall_script(cfg.operator.revision) if cfg.uninstall_on_destroy else None,
             opts=pulumi.ResourceOptions(parent=self, aliases=list(INSTALL_ALIASES)),
-            **uninstall,
         )
         after_install = pulumi.ResourceOptions(parent=self, depends_on=[self.install])
         self.addons = {

@@ -77,7 +77,7 @@ def _stack_policy(rule: Rule) -> StackValidationPolicy:
 def _common(rule: Rule) -> dict[str, Any]:
     return {
         "enforcement_level": EnforcementLevel(rule.level),
-        "config_schema": PolicyConfigSchema(dict(rule.config)) if rule.config else None,
+        "config_schema": PolicyConfigSchema({key: dict(schema) for key, schema in rule.config.items()}) if rule.config else None,
     }
 
 

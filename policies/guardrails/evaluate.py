@@ -84,11 +84,12 @@ def resolve(raw: Mapping[str, Any]) -> dict[str, Settings]:
 def evaluate(resources: Sequence[Resource], raw_config: Mapping[str, Any]) -> list[Finding]:
     settings = resolve(raw_config)
     by_urn = {r.urn: r for r in resources}
-    findings = []
+    findings: list[Finding] = []
     for rule in RULES:
         chosen = settings[rule.name]
         if chosen.level == DISABLED:
             continue
+        hits: list[tuple[Resource | None, str]]
         if rule.scope == "resource":
             hits = [(r, m) for r in resources for m in rule.check(r, chosen.config)]
         else:

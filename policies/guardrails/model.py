@@ -161,8 +161,10 @@ def containers(spec: Mapping[str, Any], include_init: bool = True) -> Iterator[M
         yield from (as_mapping(c) for c in items(spec.get("initContainers")))
 
 
-def replicas(deployment: Resource) -> int | None:
-    """Desired replicas; Kubernetes defaults an unset field to 1. None when unknown during preview."""
+def replicas(deployment: Resource) -> float | None:
+    """Desired replicas; Kubernetes defaults an unset field to 1. None when unknown during preview.
+
+    A JSON number: an int, or a float when it comes through a protobuf Struct (the engine's inputs)."""
     value = deployment.spec.get("replicas", 1)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 

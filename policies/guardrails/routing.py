@@ -117,7 +117,9 @@ class Routes:
     def color_deployments(self, vs: Resource, dest: Destination) -> list[Resource] | None:
         """The Deployments behind a subset destination; None when the chain does not resolve."""
         service = self.service(dest.host, vs.namespace)
-        labels = self.subsets(service).get(dest.subset) if service and dest.subset else None
+        if not (service and dest.subset):
+            return None
+        labels = self.subsets(service).get(dest.subset)
         return None if labels is None else self.deployments(service, labels)
 
     def active_color(self, vs: Resource) -> str | None:
