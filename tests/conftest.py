@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import copy
 import json
+from importlib import util
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Callable
 
 import pytest
@@ -58,6 +60,15 @@ def run_stack() -> Callable[..., Recording]:
         return run_program(stack, engine_config(raw))
 
     return run
+
+
+def load_tool(path: Path) -> ModuleType:
+    """A script that is not a package module (like ../shared/tools/validate_manifests.py), loaded by path."""
+    spec = util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None, f"{path} is not a loadable Python file"
+    tool = util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
 
 
 def find(recording: Recording, type_suffix: str, name: str):

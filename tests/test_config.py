@@ -19,7 +19,7 @@ def test_sample_config_parses():
     stack = parse_stack_config(copy.deepcopy(BASE_CONFIG))
     app = stack.apps["front"]
     assert (app.active_color, app.idle_color, app.canary_weight) == ("blue", "green", 0)
-    assert app.blue.image.endswith("front:1.4.2") and app.green.replicas == 3
+    assert app.blue.image is not None and app.blue.image.endswith("front:1.4.2") and app.green.replicas == 3
 
 
 def test_defaults_fill_optional_fields():

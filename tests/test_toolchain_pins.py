@@ -12,16 +12,22 @@ from tests.conftest import PROJECT, ROOT
 TOOLS = ROOT / "e2e" / "tools"
 
 
+def first_group(pattern: str, text: str, where: str) -> str:
+    found = re.search(pattern, text, re.M)
+    assert found is not None, f"{where}: no line matches {pattern!r}"
+    return found.group(1)
+
+
 def requirement(name: str) -> str:
-    return re.search(rf"^{re.escape(name)}==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M).group(1)
+    return first_group(rf"^{re.escape(name)}==(\S+)$", (ROOT / "requirements.txt").read_text(), "requirements.txt")
 
 
 def go_pin(group: str, module: str) -> str:
-    return re.search(rf"^(?:require)?\s*{re.escape(module)} (v\S+)", (TOOLS / group / "go.mod").read_text(), re.M).group(1)
+    return first_group(rf"^(?:require)?\s*{re.escape(module)} (v\S+)", (TOOLS / group / "go.mod").read_text(), f"e2e/tools/{group}/go.mod")
 
 
 def stamped(group: str) -> str:
-    return re.search(r"^version=(\S+)$", (TOOLS / group / "build.sh").read_text(), re.M).group(1)
+    return first_group(r"^version=(\S+)$", (TOOLS / group / "build.sh").read_text(), f"e2e/tools/{group}/build.sh")
 
 
 def semver(pep440: str) -> str:

@@ -85,18 +85,14 @@ def test_local_stack_admits_front_calling_api():
 
 
 def test_callers_policies_and_preview_host_validate_against_the_schemas(config):
-    from importlib import util
-
     from components.app import istio_routing
     from components.app.routing import routing_model
-    from tests.conftest import SHARED
+    from tests.conftest import SHARED, load_tool
 
     validator = SHARED / "tools" / "validate_manifests.py"
     if not validator.exists():
         pytest.skip("../shared is not present")
-    spec = util.spec_from_file_location("validate_manifests", validator)
-    tool = util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(validator)
     config["apps"]["front"]["preview"]["host"] = "front-preview.apps.example.com"
     stack = parse_stack_config(config)
     app = stack.apps["front"]

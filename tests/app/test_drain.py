@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import json
-from importlib import util
 
 import pytest
 
 from components.app import drain, istio_routing, workload
 from components.config import ConfigError, parse_stack_config
-from tests.conftest import SHARED, find
+from tests.conftest import SHARED, find, load_tool
 
 VALIDATOR = SHARED / "tools" / "validate_manifests.py"
 
@@ -129,9 +128,7 @@ def test_destination_rule_ejects_failing_pods_and_bounds_connections(config):
 
 @pytest.mark.skipif(not VALIDATOR.exists(), reason="../shared is not present")
 def test_drain_manifests_validate_against_kubernetes_and_istio_schemas(config):
-    spec = util.spec_from_file_location("validate_manifests", VALIDATOR)
-    tool = util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(VALIDATOR)
     cfg = app_config(config)
     manifests = [
         workload.deployment("front", cfg, "blue"),

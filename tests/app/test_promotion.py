@@ -29,6 +29,7 @@ def problems(config) -> list[str]:
 
 def test_analysis_defaults(config):
     analysis = parse_stack_config(with_analysis(config)).apps["front"].promotion.analysis
+    assert analysis is not None
     assert (analysis.min_success_rate, analysis.max_p99_ms, analysis.min_requests, analysis.on_unreachable) == (0.99, 500, 100, "fail")
 
 

@@ -190,7 +190,7 @@ def _gate(config: dict, url: str, active: str, canary: int = 0, previous: str | 
 
 def test_flip_to_healthy_color_passes(config, prometheus_url):
     run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0")
-    assert run.refused is None, run.report
+    assert run.refused is None and run.outs is not None, run.report
     assert "green: requests" in run.report and "-> ok" in run.report
     assert run.report.strip().endswith("PASSED: every color gaining traffic meets the thresholds")
     # The gate's state now holds this routing: the next change is compared with it.
@@ -262,7 +262,7 @@ def test_unreachable_prometheus_never_passes_silently(config, policy):
     run = _gate(config, closed, active="green", previous="blue=100,green=0", onUnreachable=policy)
     assert "unreachable after 4 attempts" in run.report
     if policy == "skip":
-        assert run.refused is None
+        assert run.refused is None and run.outs is not None
         assert "WARNING" in run.report and "PROMOTING WITHOUT ANY METRIC CHECK" in run.report
         assert run.outs["weights"] == {"blue": 0, "green": 100}
     else:

@@ -8,9 +8,11 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import dill
 import pytest
@@ -29,7 +31,11 @@ from components.app.switch_gate import (
     wait_until_ready,
 )
 from components.config import ConfigError, parse_stack_config
+from components.shared.colors import Color
 from tests.conftest import ROOT, find
+
+if TYPE_CHECKING:
+    from pulumi.runtime.proto.provider_pb2_grpc import ResourceProviderStub
 
 GATE_TYPE = "pulumi-python:dynamic:SwitchGate"
 PROVIDER_LABEL = "<dynamic provider components.app.switch_gate.SwitchGateProvider>"
@@ -82,7 +88,7 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-def ready(apps: FakeApps, clock: FakeClock, replicas: dict[str, int] | None = None, timeout: int = 300, said: list | None = None):
+def ready(apps: FakeApps, clock: FakeClock, replicas: Mapping[Color, int] | None = None, timeout: int = 300, said: list[str] | None = None):
     return wait_until_ready(
         apps, "front", "app", replicas or {"green": 2}, timeout, clock=clock, sleep=clock.sleep,
         say=(said if said is not None else []).append,
@@ -99,7 +105,7 @@ def refusal(apps: FakeApps, clock: FakeClock, **kwargs: Any) -> str:
 
 
 def test_ready_color_passes_at_once(clock):
-    said = []
+    said: list[str] = []
     states = ready(FakeApps(front_green=deployment(replicas=2, available=2)), clock, said=said)
     assert [(s.color, s.available, s.required) for s in states] == [("green", 2, 2)]
     assert clock.sleeps == []
@@ -145,7 +151,7 @@ def test_forbidden_read_is_refused_at_once(clock):
 
 def test_waits_until_ready_within_the_timeout(clock):
     apps = FakeApps(front_green=[deployment(available=None), deployment(available=1), deployment(available=2)])
-    said = []
+    said: list[str] = []
     ready(apps, clock, said=said)
     assert clock.sleeps == [2.0, 2.0]
     assert said == ["front: waiting up to 300s: green has 0 of 2 replicas available (spec.replicas 2)",
@@ -199,7 +205,8 @@ class FakeClusterProvider(SwitchGateProvider):
 
     def __init__(self, apps: FakeApps, clock: FakeClock):
         super().__init__()
-        self.apps, self.fake_clock, self.clusters = apps, clock, []
+        self.apps, self.fake_clock = apps, clock
+        self.clusters: list[dict[str, Any]] = []
 
     def apps_api(self, cluster):
         self.clusters.append(dict(cluster))
@@ -490,20 +497,25 @@ def api_server():
     server.httpd.server_close()
 
 
+@dataclass
+class ProviderProcess:
+    stub: ResourceProviderStub
+    stderr: IO[str]  # what the provider printed
+
+
 @pytest.fixture
-def provider_process(tmp_path):
+def provider_process(tmp_path) -> Iterator[ProviderProcess]:
     """`python -m pulumi.dynamic` as the engine starts it (from the project directory), and a gRPC stub to it."""
     import grpc
     from pulumi.runtime.proto import provider_pb2_grpc
 
     stderr = (tmp_path / "provider.stderr").open("w+")
     process = subprocess.Popen([sys.executable, "-m", "pulumi.dynamic"], cwd=ROOT, stdout=subprocess.PIPE, stderr=stderr)
+    assert process.stdout is not None  # stdout=PIPE
     try:
         port = int(process.stdout.readline())
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = provider_pb2_grpc.ResourceProviderStub(channel)
-            stub.stderr = stderr
-            yield stub
+            yield ProviderProcess(provider_pb2_grpc.ResourceProviderStub(channel), stderr)
     finally:
         process.terminate()
         process.wait(timeout=10)
@@ -536,23 +548,24 @@ def test_provider_process_creates_and_refuses_a_flip_to_an_unready_color(config,
     api_server.put("app", "front-green", replicas=0, available=None)
     props = gate_props(config, cluster={"kubeconfig": api_server.kubeconfig})
     props["readinessTimeoutSeconds"] = 1  # below what config allows, to keep the test short
-    created = provider_process.Create(proto.CreateRequest(urn="urn:gate", properties=engine_struct(props)))
+    created = provider_process.stub.Create(proto.CreateRequest(urn="urn:gate", properties=engine_struct(props)))
     outs = rpc.deserialize_properties(created.properties)
     assert created.id == "app/front"
     assert "cluster" not in outs and outs["weights"] == {"blue": 100, "green": 0} and outs["__provider"] == props["__provider"]
 
     flip = {**props, "weights": {"blue": 0, "green": 100}, "replicas": {"green": 3}}
-    diff = provider_process.Diff(proto.DiffRequest(id="app/front", urn="urn:gate", olds=created.properties, news=engine_struct(flip)))
+    diff = provider_process.stub.Diff(proto.DiffRequest(id="app/front", urn="urn:gate", olds=created.properties, news=engine_struct(flip)))
     assert diff.changes == proto.DiffResponse.DIFF_SOME and list(diff.replaces) == []
-    same = provider_process.Diff(proto.DiffRequest(id="app/front", urn="urn:gate", olds=created.properties, news=engine_struct(props)))
+    same = provider_process.stub.Diff(proto.DiffRequest(id="app/front", urn="urn:gate", olds=created.properties, news=engine_struct(props)))
     assert same.changes == proto.DiffResponse.DIFF_NONE
 
     update = proto.UpdateRequest(id="app/front", urn="urn:gate", olds=created.properties, news=engine_struct(flip))
     with pytest.raises(grpc.RpcError) as err:
-        provider_process.Update(update)
-    assert "SwitchRefused: front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 1s" in err.value.details()
+        provider_process.stub.Update(update)
+    details = err.value.details()
+    assert details is not None and "SwitchRefused: front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 1s" in details
     api_server.put("app", "front-green", replicas=3, available=3)
-    updated = provider_process.Update(update)
+    updated = provider_process.stub.Update(update)
     assert rpc.deserialize_properties(updated.properties)["weights"] == {"blue": 0, "green": 100}
     provider_process.stderr.seek(0)
     printed = provider_process.stderr.read()

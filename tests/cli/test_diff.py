@@ -53,7 +53,7 @@ def test_traffic_sentences():
 
 
 def test_traffic_from_rendered_routing_rows():
-    rows = [("path /test (exact)", "green", 100), ("header x-preview=true", "green", 100), ("default", "blue", 90), ("default", "green", 10)]
+    rows: list[tuple[str, str, float]] = [("path /test (exact)", "green", 100), ("header x-preview=true", "green", 100), ("default", "blue", 90), ("default", "green", 10)]
     assert traffic.from_routing_rows(rows) == traffic.Traffic((("blue", 90), ("green", 10)), ("green",))
 
 

@@ -157,7 +157,7 @@ def test_the_analysis_is_rechecked_every_30s_and_at_the_end_of_a_bake(bake, chec
 
 
 def test_a_healthy_release_applies_each_step_bakes_below_100_and_ends_flipped(project):
-    hooks = []
+    hooks: list[str] = []
     outcome, stack, progress = release(project, hook=hooks.append)
     assert outcome.exit_code == 0
     assert stack.applied == [{"blue": 90, "green": 10}, {"blue": 50, "green": 50}, {"blue": 0, "green": 100}]

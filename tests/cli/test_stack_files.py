@@ -42,6 +42,8 @@ config:
       canaryWeight: 0
 """
 FRONT_HOSTS = "      hosts: [front.stg.example.com]\n      port: 8080\n"
+DUPLICATE_PORT = VALID.replace(FRONT_HOSTS, FRONT_HOSTS + "      port: 9090\n")
+DUPLICATE_PORT_ERROR = "Pulumi.stg.yaml:12:7: duplicate key config.bluegreen-platform:apps.front.port (first at line 11)"
 
 BROKEN = [
     pytest.param(
@@ -54,11 +56,7 @@ BROKEN = [
         "Pulumi.stg.yaml:11:1: a tab character: YAML indents with spaces only",
         id="tab",
     ),
-    pytest.param(
-        VALID.replace(FRONT_HOSTS, FRONT_HOSTS + "      port: 9090\n"),
-        "Pulumi.stg.yaml:12:7: duplicate key config.bluegreen-platform:apps.front.port (first at line 11)",
-        id="duplicate-key",
-    ),
+    pytest.param(DUPLICATE_PORT, DUPLICATE_PORT_ERROR, id="duplicate-key"),
 ]
 
 EDITS = [
@@ -146,13 +144,12 @@ def test_diff_of_a_broken_working_tree_prints_one_line(repo, text, message):
 
 
 def test_diff_against_a_broken_base_says_which_commit(repo):
-    text, message = BROKEN[2].values
-    (repo / "Pulumi.stg.yaml").write_text(text)
+    (repo / "Pulumi.stg.yaml").write_text(DUPLICATE_PORT)
     git(repo, "commit", "-qam", "a second port")
     commit = git(repo, "rev-parse", "--short=8", "HEAD").strip()
     (repo / "Pulumi.stg.yaml").write_text(VALID)
     result = diff_cli(repo)
-    assert_one_error(result.output, result.exit_code, EXIT_ERROR, f"{message} (at BASE HEAD ({commit}))")
+    assert_one_error(result.output, result.exit_code, EXIT_ERROR, f"{DUPLICATE_PORT_ERROR} (at BASE HEAD ({commit}))")
 
 
 # --- the loader itself -------------------------------------------------------------------------
@@ -222,6 +219,5 @@ def test_project_file_problems_name_the_project_file(tmp_path):
 
 
 def test_the_round_trip_edit_reads_through_the_same_loader():
-    text = BROKEN[2].values[0]
     with pytest.raises(StackFileError, match="^Pulumi.stg.yaml:12:7: duplicate key config.bluegreen-platform:apps.front.port"):
-        edit_text(text, PROJECT, {"apps.front.activeColor": "green"}, name="Pulumi.stg.yaml")
+        edit_text(DUPLICATE_PORT, PROJECT, {"apps.front.activeColor": "green"}, name="Pulumi.stg.yaml")

@@ -63,7 +63,7 @@ def test_a_fractional_percent_updates_only_the_virtual_service(mirror_stack: Loc
     mirror_stack.set_path("apps.shadow.mirror.percent", "0.5")
     preview, steps = mirror_stack.preview()
     changed = {t for t, ops in steps.by_type.items() if set(ops) - {"same"}}
-    assert changed == {VIRTUAL_SERVICE} and preview.change_summary.get("update") == 1
+    assert changed == {VIRTUAL_SERVICE} and preview.change_summary.get(auto.OpType.UPDATE) == 1
     mirror_stack.up()
     assert live_default_route(env)["mirrorPercentage"] == {"value": 0.5}
     mirror_stack.stack.preview(expect_no_changes=True)

@@ -96,14 +96,15 @@ def run_in_process(stack: LocalStack, monkeypatch, **options) -> tuple[Outcome, 
     return runner.run(), runner.target
 
 
-def cli_release(stack: LocalStack) -> subprocess.Popen:
+def cli_release(stack: LocalStack) -> subprocess.Popen[str]:
     """`python -m cli release` as a user starts it, in its own process group (as a terminal's foreground job)."""
     env = {**stack.env, "PYTHONUNBUFFERED": "1"}
     command = [sys.executable, "-m", "cli", "release", "--stack", STACK, "--app", APP, "--root", str(stack.work_dir)]
     return subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
 
 
-def read_until(process: subprocess.Popen, wanted: str, limit: float = 120) -> list[str]:
+def read_until(process: subprocess.Popen[str], wanted: str, limit: float = 120) -> list[str]:
+    assert process.stdout is not None, "started with stdout=PIPE"
     lines, started = [], time.monotonic()
     for line in process.stdout:
         lines.append(line.rstrip())
@@ -113,7 +114,7 @@ def read_until(process: subprocess.Popen, wanted: str, limit: float = 120) -> li
     pytest.fail(f"the release ended before {wanted!r}:\n" + "\n".join(lines), pytrace=False)
 
 
-def finish(process: subprocess.Popen) -> tuple[int, str]:
+def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
     out, _ = process.communicate(timeout=180)
     return process.returncode, out
 

@@ -190,7 +190,12 @@ def test_namespace_conflicts():
 def test_foreign_namespaces_are_refused_before_anything_is_registered(monkeypatch, config):
     monkeypatch.setattr(cluster_module, "under_mock_engine", lambda: False)
     seen = []
-    monkeypatch.setattr(cluster_module, "live_namespaces", lambda text: seen.append(yaml.safe_load(text)) or {"app": {"team": "x"}})
+
+    def live_namespaces(kubeconfig_text: str) -> dict[str, dict[str, str]]:
+        seen.append(yaml.safe_load(kubeconfig_text))
+        return {"app": {"team": "x"}}
+
+    monkeypatch.setattr(cluster_module, "live_namespaces", live_namespaces)
     message = run_against(monkeypatch, config)
     assert "namespace app already exists" in message and "cluster.adoptNamespaces" in message
     assert seen[0]["clusters"][0]["cluster"]["server"] == "https://PLACEHOLDER.endpoint.invalid"

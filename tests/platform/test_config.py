@@ -56,7 +56,8 @@ def test_full_platform_config_parses(config):
     stack = parse_stack_config(config, stack="prod")
     assert stack.node_pool.account_id == "gke-web-nodes"
     assert stack.cluster.cloud_nat is False and stack.cluster.region == "europe-west1"
-    assert stack.gateway.tls.credential_name == "front-tls" and not stack.gateway.tls.https_redirect
+    tls = stack.gateway.tls
+    assert tls is not None and tls.credential_name == "front-tls" and not tls.https_redirect
 
 
 @pytest.mark.parametrize(
@@ -109,7 +110,8 @@ def test_prod_requires_tls(config):
     assert problems(config, stack="prod") == ["gateway.tls: is required for stack prod: production serves HTTPS only"]
     assert parse_stack_config(config, stack="stg").gateway.tls is None
     config["gateway"]["tls"] = {"credentialName": "front-tls"}
-    assert parse_stack_config(config, stack="prod").gateway.tls.https_redirect is True
+    tls = parse_stack_config(config, stack="prod").gateway.tls
+    assert tls is not None and tls.https_redirect is True
 
 
 def test_managed_cluster_pool_must_be_untainted(config):

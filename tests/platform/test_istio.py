@@ -19,7 +19,7 @@ from components.platform.istio import (
 )
 from components.platform.istio_addons import CHARTS
 from components.platform.node_pool import placement
-from tests.conftest import SHARED, find
+from tests.conftest import SHARED, find, load_tool
 
 IO_SCHEMA = SHARED / "schemas" / "istio-1.30" / "istiooperator-install-v1alpha1.json"
 INSTALL = "command:local:Command"
@@ -133,11 +133,7 @@ def test_without_jaeger_tracing_is_left_alone(run_stack, config):
 
 @pytest.mark.skipif(not IO_SCHEMA.exists(), reason="../shared is not present")
 def test_rendered_operator_validates_against_the_closed_schema(run_stack, config):
-    from importlib import util
-
-    spec = util.spec_from_file_location("validate_manifests", SHARED / "tools" / "validate_manifests.py")
-    tool = util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(SHARED / "tools" / "validate_manifests.py")
     config["istio"]["addons"] = {"jaeger": {"samplingPercent": 5}}
     doc = rendered_operator(run_stack(config))
     assert tool.check(doc, "1.33") == ("ok", [])

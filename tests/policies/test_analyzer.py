@@ -24,6 +24,7 @@ def analyzer():
         [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(PACK)],
         cwd=PACK, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    assert proc.stdout is not None and proc.stderr is not None  # both piped
     try:
         port = proc.stdout.readline().strip()
         assert port.isdigit(), proc.stderr.read() if proc.poll() is not None else port

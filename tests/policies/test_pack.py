@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+from typing import TypeVar
 
 import pulumi_policy
 import pytest
 import yaml
 from pulumi_policy import (
     EnforcementLevel,
+    Policy,
     PolicyCustomTimeouts,
     PolicyResource,
     PolicyResourceOptions,
@@ -36,6 +38,7 @@ from tests.conftest import ROOT
 from tests.policy_records import edited, good_stack, node_pool
 
 PACK = ROOT / "policies"
+P = TypeVar("P", bound=Policy)
 
 
 def test_pack_project_file_matches_the_code():
@@ -71,6 +74,12 @@ def test_policies_carry_levels_scopes_and_config_schemas():
     assert policies["routing-safety"].enforcement_level == EnforcementLevel.MANDATORY
 
 
+def built_policy(kind: type[P], name: str) -> P:
+    policy = next(p for p in build_policies() if p.name == name)
+    assert isinstance(policy, kind), f"{name} is a {type(policy).__name__}, not a {kind.__name__}"
+    return policy
+
+
 def _options() -> PolicyResourceOptions:
     return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
 
@@ -80,26 +89,26 @@ def test_resource_policy_reads_sdk_props_and_tolerates_unknowns():
     props = json.loads(json.dumps(pool.props))
     props["nodeConfig"]["serviceAccount"] = UNKNOWN_STRING_VALUE  # an account created in the same update
     props["management"]["autoUpgrade"] = False
-    policy = next(p for p in build_policies() if p.name == "node-pool-hardening")
-    reported = []
+    policy = built_policy(ResourceValidationPolicy, "node-pool-hardening")
+    reported: list[str] = []
     args = ResourceValidationArgs(pool.type, unknown_checking_proxy(props), pool.urn, pool.name, _options(), None, {})
-    policy.validate(args, lambda message, urn=None: reported.append(message))
+    policy.validate(args, lambda message, urn: reported.append(message))
     assert reported == ["NodePool apps: management.autoUpgrade must be true"]
 
 
 def test_stack_policy_reports_against_the_resource_urn_with_pack_config():
     stack = edited(good_stack(active="green"), "Deployment", lambda p: p["spec"].update(replicas=2), name="front-green")
     resources = [PolicyResource(r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name, _options(), None, None, [], {}) for r in stack]
-    policy = next(p for p in build_policies() if p.name == "flip-target-provisioned")
-    reported = []
-    policy.validate(StackValidationArgs(resources, {}), lambda message, urn=None: reported.append((message, urn)))
+    policy = built_policy(StackValidationPolicy, "flip-target-provisioned")
+    reported: list[tuple[str, str | None]] = []
+    policy.validate(StackValidationArgs(resources, {}), lambda message, urn: reported.append((message, urn)))
     assert reported == [(
         "VirtualService app/front: the active color green has 2 replicas while blue still runs 3; it needs at least 1 x 3 "
         "(scale green up first, scale blue down after the flip)",
         next(r.urn for r in stack if r.type.endswith("VirtualService")),
     )]
     reported.clear()
-    policy.validate(StackValidationArgs(resources, {"minActiveReplicaRatio": 0.5}), lambda message, urn=None: reported.append(message))
+    policy.validate(StackValidationArgs(resources, {"minActiveReplicaRatio": 0.5}), lambda message, urn: reported.append((message, urn)))
     assert reported == []
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from cli.engine import run_program
 from components.shared.secrets import DERIVED_FROM
@@ -79,7 +80,7 @@ def test_outputs_derived_from_a_secret_key_are_secret(monkeypatch, config):
 
     import components.shared.secrets as secrets
 
-    exported = {}
+    exported: dict[str, Any] = {}
     monkeypatch.setattr(pulumi, "export", lambda name, value: exported.__setitem__(name, value))
     run_program("test", engine_config(config), secret_keys=[f"{PROJECT}:apps"])
     from pulumi.runtime.sync_await import _sync_await
