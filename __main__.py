@@ -1,4 +1,5 @@
 """bluegreen-platform: load and validate stack config, build the components, export outputs."""
+
 import pulumi
 
 from components.app.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
@@ -44,8 +45,12 @@ if config.cluster.gke:
     node_pool = NodePool(
         config.node_pool.name,
         NodePoolArgs(
-            config=config.node_pool, cluster=cluster.name, location=cluster.location, project=cluster.project,
-            network_tags=[cluster.node_tag], image_projects=images.projects,
+            config=config.node_pool,
+            cluster=cluster.name,
+            location=cluster.location,
+            project=cluster.project,
+            network_tags=[cluster.node_tag],
+            image_projects=images.projects,
         ),
         # Beyond the cluster itself (the name), nodes and everything on them wait for its NAT and firewall rule.
         pulumi.ResourceOptions(depends_on=[cluster]),
@@ -88,12 +93,15 @@ apps = {
     name: BlueGreenApp(
         name,
         BlueGreenAppArgs(
-            config=app, gateway=config.gateway, scheme=scheme(config.gateway), placement=on_pool,
+            config=app,
+            gateway=config.gateway,
+            scheme=scheme(config.gateway),
+            placement=on_pool,
             callers=tuple(config.allowed_callers(name)),
             # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).
-            cluster={"kubeconfig": cluster.kubeconfig} if config.cluster.gke else {
-                k: v for k, v in {"path": config.cluster.kubeconfig, "context": config.cluster.context}.items() if v
-            },
+            cluster={"kubeconfig": cluster.kubeconfig}
+            if config.cluster.gke
+            else {k: v for k, v in {"path": config.cluster.kubeconfig, "context": config.cluster.context}.items() if v},
         ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[app.namespace], gateway]),
     )

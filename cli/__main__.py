@@ -1,4 +1,5 @@
 """`python -m cli ...`: the offline plan and the delivery commands."""
+
 from __future__ import annotations
 
 from pathlib import Path

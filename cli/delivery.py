@@ -1,9 +1,11 @@
 """Delivery commands: `diff` against a git ref, guarded `flip` / `rollback` / `canary`, `status`, and the automated `release`."""
+
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NoReturn
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -119,7 +121,9 @@ def release(
     policy_pack: list[str] = typer.Option([], "--policy-pack", help="policy pack for every up (repeatable), as pulumi up --policy-pack"),
     policy_pack_config: list[str] = typer.Option([], "--policy-pack-config", help="its config file (repeatable)"),
     on_change: str = typer.Option(
-        None, "--on-change", envvar="RELEASE_ON_CHANGE",
+        None,
+        "--on-change",
+        envvar="RELEASE_ON_CHANGE",
         help="shell command run after each edit of the stack file, before its up (CI: commit and push); "
         "gets RELEASE_MESSAGE and RELEASE_STACK_FILE; failing aborts the release",
     ),

@@ -9,6 +9,7 @@ tree's plan as `make plan` runs it (the tree's `policies/config/<stack>.json`).
 Exit codes, as `terraform plan -detailed-exitcode`: 0 no changes, 1 error (or a mandatory policy
 violation: `pulumi up` with the pack would refuse it), 2 changes.
 """
+
 from __future__ import annotations
 
 import io
@@ -62,12 +63,26 @@ CLUSTER = "gcp:container/cluster:Cluster"
 NODE_POOL = "gcp:container/nodePool:NodePool"
 REPLACE_ON: dict[str, tuple[str, ...]] = {
     CLUSTER: (
-        "name", "location", "project", "network", "subnetwork", "networkingMode", "ipAllocationPolicy", "datapathProvider",
-        "privateClusterConfig.enablePrivateNodes", "privateClusterConfig.masterIpv4CidrBlock",
+        "name",
+        "location",
+        "project",
+        "network",
+        "subnetwork",
+        "networkingMode",
+        "ipAllocationPolicy",
+        "datapathProvider",
+        "privateClusterConfig.enablePrivateNodes",
+        "privateClusterConfig.masterIpv4CidrBlock",
     ),
     NODE_POOL: (
-        "name", "cluster", "location", "project", "nodeConfig.serviceAccount", "nodeConfig.oauthScopes",
-        "nodeConfig.shieldedInstanceConfig", "nodeConfig.imageType",
+        "name",
+        "cluster",
+        "location",
+        "project",
+        "nodeConfig.serviceAccount",
+        "nodeConfig.oauthScopes",
+        "nodeConfig.shieldedInstanceConfig",
+        "nodeConfig.imageType",
     ),
     "gcp:serviceaccount/account:Account": ("accountId", "project"),
     "gcp:projects/iAMMember:IAMMember": ("project", "role", "member"),
@@ -164,7 +179,7 @@ def field_changes(before: Any, after: Any, path: str = "") -> list[FieldChange]:
     if isinstance(before, list) and isinstance(after, list):
         padded = max(len(before), len(after))
         olds, news = before + [ABSENT] * (padded - len(before)), after + [ABSENT] * (padded - len(after))
-        return [change for i, (old, new) in enumerate(zip(olds, news)) for change in field_changes(old, new, f"{path}[{i}]")]
+        return [change for i, (old, new) in enumerate(zip(olds, news, strict=False)) for change in field_changes(old, new, f"{path}[{i}]")]
     return [] if before == after else [FieldChange(path or "(value)", before, after)]
 
 

@@ -7,6 +7,7 @@ a rollback returns to (and clears). The edited file replaces the original only w
 checks: the program's config model, then the policy pack over the offline plan of the edited stack, with the
 project's pack config for that stack (`policies/config/<stack>.json`).
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ The monitor records every registration as the engine would see it: type, name, p
 dependencies, provider and the serialized inputs. Invokes get plausible placeholder answers,
 each recorded so the plan can say what it made up.
 """
+
 from __future__ import annotations
 
 import base64

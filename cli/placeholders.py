@@ -1,9 +1,11 @@
 """Placeholder answers the mock engine gives where a real cloud would answer: the cluster lookup
 and the values only a provider computes. Every value says PLACEHOLDER so no one mistakes it."""
+
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 PLACEHOLDER = "PLACEHOLDER"
 

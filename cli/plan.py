@@ -1,4 +1,5 @@
 """The offline plan: evaluate the program for a stack and render what it would create."""
+
 from __future__ import annotations
 
 import json

@@ -6,6 +6,7 @@ from this `cli`; nothing here imports `components`, so the tree's own version is
 Exit code 0 = planned (or no stack file: `{"missing": true}`), 1 = the program refused (`{"error": ...}`) or the
 stack file is unreadable (`{"unreadable": "Pulumi.stg.yaml:69:21: ..."}`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,11 +34,14 @@ def main(argv: list[str]) -> int:
     else:
         try:
             plan = run_plan(args.stack, args.root)
-            result, code = {
-                "resources": [asdict(r) for r in plan.recording.resources],
-                "manifests": plan.manifests,
-                "outputs": plan.recording.outputs,
-            }, 0
+            result, code = (
+                {
+                    "resources": [asdict(r) for r in plan.recording.resources],
+                    "manifests": plan.manifests,
+                    "outputs": plan.recording.outputs,
+                },
+                0,
+            )
         except PlanError as err:
             result, code = {"error": str(err)}, 1
         except StackFileError as err:

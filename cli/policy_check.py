@@ -1,4 +1,5 @@
 """Run the policy pack's rules over an offline plan, as `pulumi preview --policy-pack policies` would."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

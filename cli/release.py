@@ -13,6 +13,7 @@ the stack file, never stored: after a hard stop the app sits at a step and a re-
 The stack is reached through a `Target` (cli/release_run.py: the Automation API), so the runner here is
 tested against a fake one.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,9 +21,10 @@ import re
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from components.app.config import duration_seconds
 from components.app.promotion import Weights
@@ -130,8 +132,13 @@ def plan_release(config: StackConfig, app: str) -> ReleasePlan:
     steps = [Step(current, label.get(current, "resume"), resumed=True)] if current else []
     steps += [Step(weight, label[weight]) for weight in plan if weight > current]
     return ReleasePlan(
-        app, cfg.namespace, cfg.active_color, cfg.idle_color, tuple(steps),
-        duration_seconds(cfg.promotion.bake), cfg.promotion.analysis is not None,
+        app,
+        cfg.namespace,
+        cfg.active_color,
+        cfg.idle_color,
+        tuple(steps),
+        duration_seconds(cfg.promotion.bake),
+        cfg.promotion.analysis is not None,
     )
 
 

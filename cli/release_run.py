@@ -5,6 +5,7 @@ The Python language host is not needed: the program runs in this process as an i
 project directory as the workspace, so `up` reads Pulumi.yaml and the same Pulumi.<stack>.yaml the runner
 edits. The switch gate's dynamic provider runs this Python with the project on PYTHONPATH.
 """
+
 from __future__ import annotations
 
 import os
@@ -15,8 +16,9 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from pulumi import automation as auto
 from rich.console import Console
@@ -101,7 +103,7 @@ class PulumiTarget:
         except auto.StackNotFoundError:
             raise edits.Refused(f"no stack {stack_name!r} in the Pulumi backend (`pulumi stack ls`)") from None
         except FileNotFoundError:
-            raise edits.Refused("the pulumi CLI is not on PATH (README \"Deploy for real\")") from None
+            raise edits.Refused('the pulumi CLI is not on PATH (README "Deploy for real")') from None
         except auto.CommandError as err:  # not logged in, no passphrase, ...
             raise edits.Refused(f"cannot select stack {stack_name!r}: {err}") from None
         self.stop, self.policy_packs, self.policy_pack_configs = stop, policy_packs, policy_pack_configs
@@ -112,8 +114,12 @@ class PulumiTarget:
 
         def run() -> None:
             try:
-                self.stack.up(on_output=say, color="never", policy_packs=self.policy_packs or None,
-                              policy_pack_configs=self.policy_pack_configs or None)
+                self.stack.up(
+                    on_output=say,
+                    color="never",
+                    policy_packs=self.policy_packs or None,
+                    policy_pack_configs=self.policy_pack_configs or None,
+                )
             except BaseException as err:  # handed to the main thread
                 failure.append(err)
 
@@ -187,8 +193,15 @@ def summary_table(outcome: Outcome, stack: str) -> Table:
 
 
 def make_release(
-    root: Path, stack: str, app: str, progress: ConsoleProgress, stop: SignalStop, pulumi_stack: str | None = None,
-    policy_packs: list[str] | None = None, policy_pack_configs: list[str] | None = None, on_change: str | None = None,
+    root: Path,
+    stack: str,
+    app: str,
+    progress: ConsoleProgress,
+    stop: SignalStop,
+    pulumi_stack: str | None = None,
+    policy_packs: list[str] | None = None,
+    policy_pack_configs: list[str] | None = None,
+    on_change: str | None = None,
 ) -> Release:
     """The runner for `stack`'s Pulumi.<stack>.yaml and its backend stack; edits.Refused when it cannot start."""
     config = edits.load_stack(root, stack)
@@ -203,9 +216,15 @@ def make_release(
     )
     stack_file = root / f"Pulumi.{stack}.yaml"
     return Release(
-        root, stack, plan, target, progress, stop,
+        root,
+        stack,
+        plan,
+        target,
+        progress,
+        stop,
         check=(lambda weights, previous: check_metrics(app, plan.namespace, weights, previous, analysis, say=progress.line))
-        if analysis else None,
+        if analysis
+        else None,
         on_change=(lambda message: run_hook(on_change, message, stack_file)) if on_change else None,
     )
 
@@ -261,8 +280,10 @@ def dry_run(root: Path, stack: str, app: str, console: Console) -> int:
         console.print(f"[bold red]refused:[/] {err}", soft_wrap=True)
         return 1
     labels = list(trees)
-    console.print(f"dry run: release {app} on {stack}, {len(plan.steps)} steps from {plan.split(0)}; nothing is written or applied", markup=False)
-    for i, (step, change) in enumerate(zip(plan.steps, changes), 1):
+    console.print(
+        f"dry run: release {app} on {stack}, {len(plan.steps)} steps from {plan.split(0)}; nothing is written or applied", markup=False
+    )
+    for i, (step, change) in enumerate(zip(plan.steps, changes, strict=False), 1):
         console.rule(f"step {step.label}: {plan.released} {step.weight}%" + (" (flip)" if step.flip else ""))
         for key, value in change.edits.items():
             console.print(f"Pulumi.{stack}.yaml: {key} = {value}", markup=False)

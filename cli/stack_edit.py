@@ -4,10 +4,12 @@ Only the edited scalar changes (or the removed key's line goes, as with `pulumi 
 round-trip mode keeps every comment, key order, flow map and quoting style; the indentation is read off the file.
 Values keep `pulumi config set --path` types: a color is a string, a weight an integer.
 """
+
 from __future__ import annotations
 
 import difflib
 import io
+import itertools
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -30,7 +32,7 @@ def _indent(line: str) -> int:
 def _layout(text: str) -> tuple[int, int]:
     """(mapping indent, dash offset) as the file is written: `key:` then `  - item` or `- item` under it."""
     lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
-    parents = [(a, b) for a, b in zip(lines, lines[1:]) if a.rstrip().endswith(":")]
+    parents = [(a, b) for a, b in itertools.pairwise(lines) if a.rstrip().endswith(":")]
     maps = [_indent(b) - _indent(a) for a, b in parents if _indent(b) > _indent(a) and not b.lstrip().startswith("- ")]
     dashes = [_indent(b) - _indent(a) for a, b in parents if _indent(b) >= _indent(a) and b.lstrip().startswith("- ")]
     return (maps[0] if maps else 2), (dashes[0] if dashes else 2)
@@ -198,4 +200,3 @@ def edit_text(text: str, project: str, edits: dict[str, Any], name: str = "stack
     if len(removed) > allowed:
         raise UnsafeEdit("the edit would also rewrite: " + "; ".join(line[2:].strip() for line in removed[:3]))
     return new_text
-

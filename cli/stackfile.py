@@ -4,6 +4,7 @@ Every command reads stack files through `parse`, so a broken file gets the same 
 `Pulumi.stg.yaml:69:21: <what is wrong>` (1-based line and column). Like the Pulumi CLI, a duplicate key is an
 error, never a silent "last one wins".
 """
+
 from __future__ import annotations
 
 import json

@@ -3,8 +3,10 @@
 Read from rendered VirtualServices (what the cluster would get), so a plan of any program version can be
 described; `cli.edits` builds the same shape from the routing model.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 NONE = "(none)"
@@ -39,7 +41,7 @@ class Traffic:
         return f"{self.split_text()} ({percent:g}% copied to {color})"
 
 
-def from_routing_rows(rows: list[tuple[str, str, float]]) -> Traffic:
+def from_routing_rows(rows: Sequence[tuple[str, str, float]]) -> Traffic:
     """From `cli.plan.routing_tables` rows: the `default` match is the split, `mirror of default` the mirror,
     every other match a preview route."""
     split = tuple((color, int(weight)) for match, color, weight in rows if match == "default" and weight > 0)

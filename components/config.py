@@ -4,6 +4,7 @@ Every model forbids unknown keys and uses the camelCase key names users write. `
 turns raw config into a `StackConfig` or raises `ConfigError` whose lines each name a key path,
 e.g. `apps.front.canaryWeight: must be between 0 and 99, got 150`.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -57,11 +58,15 @@ class StackConfig(Model):
     @model_validator(mode="after")
     def _managed_cluster_pool_is_untainted(self) -> StackConfig:
         if self.cluster.manage and self.node_pool.taints:
-            raise KeyedProblems([(
-                "nodePool.taints",
-                "must be empty when cluster.manage is true: the cluster's default pool is removed, so this pool is "
-                "the only one and kube-system pods and the addons would have nowhere to schedule",
-            )])
+            raise KeyedProblems(
+                [
+                    (
+                        "nodePool.taints",
+                        "must be empty when cluster.manage is true: the cluster's default pool is removed, so this pool is "
+                        "the only one and kube-system pods and the addons would have nowhere to schedule",
+                    )
+                ]
+            )
         return self
 
     @model_validator(mode="after")
@@ -70,10 +75,15 @@ class StackConfig(Model):
             return self
         extra = sorted(self.node_pool.model_fields_set - set(PLACEMENT_KEYS))
         if extra:
-            raise KeyedProblems([
-                (f"nodePool.{to_camel(key)}", "applies only when cluster.mode is gke: with mode kubeconfig, nodePool only places pods (name, taints)")
-                for key in extra
-            ])
+            raise KeyedProblems(
+                [
+                    (
+                        f"nodePool.{to_camel(key)}",
+                        "applies only when cluster.mode is gke: with mode kubeconfig, nodePool only places pods (name, taints)",
+                    )
+                    for key in extra
+                ]
+            )
         return self
 
     @property
@@ -152,7 +162,7 @@ def _problems(err: ValidationError) -> list[str]:
         loc = [str(part) for part in error["loc"] if part != "[key]"]
         cause = error.get("ctx", {}).get("error")
         if isinstance(cause, KeyedProblems):
-            lines += [".".join(loc + [key]) + f": {msg}" for key, msg in cause.problems]
+            lines += [".".join([*loc, key]) + f": {msg}" for key, msg in cause.problems]
         else:
             lines.append(f"{'.'.join(loc) or '(stack config)'}: {_message(error, loc)}")
     return lines
@@ -182,7 +192,7 @@ def _decode(value: Any) -> Any:
 def project_config(engine_config: dict[str, Any], project: str) -> dict[str, Any]:
     """The `<project>:<key>` values of engine-form config, decoded and keyed without the prefix."""
     prefix = f"{project}:"
-    return {key[len(prefix):]: _decode(value) for key, value in engine_config.items() if key.startswith(prefix)}
+    return {key[len(prefix) :]: _decode(value) for key, value in engine_config.items() if key.startswith(prefix)}
 
 
 def raw_pulumi_config(project: str) -> dict[str, Any]:

@@ -1,12 +1,14 @@
 """Shared fixtures: sample stack configs and a runner for the real program under the mock engine."""
+
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from importlib import util
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

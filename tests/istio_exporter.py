@@ -4,6 +4,7 @@ Counters grow with wall time as Istio's sidecars' would: green is healthy (all 2
 not (a fifth 503, slow). Source-reporter series say the opposite, so a gate query that forgot
 `reporter="destination"` would get the wrong verdict.
 """
+
 from __future__ import annotations
 
 import threading
@@ -33,10 +34,7 @@ def _fraction_within(traffic: Traffic, le: float) -> float:
 
 
 def _series(app: str, namespace: str, color: str, reporter: str, traffic: Traffic, elapsed: float) -> list[str]:
-    base = (
-        f'reporter="{reporter}",destination_workload_namespace="{namespace}",'
-        f'destination_app="{app}",destination_version="{color}"'
-    )
+    base = f'reporter="{reporter}",destination_workload_namespace="{namespace}",destination_app="{app}",destination_version="{color}"'
     lines = [f'istio_requests_total{{{base},response_code="{code}"}} {rps * elapsed:.3f}' for code, rps in traffic.rps_by_code.items()]
     total = sum(traffic.rps_by_code.values()) * elapsed
     for le in BUCKETS:
@@ -63,7 +61,7 @@ class IstioExporter:
         offset = 60.0
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 body = metrics_text(app, namespace, offset + time.monotonic() - started).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")

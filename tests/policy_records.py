@@ -2,6 +2,7 @@
 
 `good_stack()` passes every rule; each test breaks one thing in a copy.
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,24 +42,31 @@ def container(image: str = "asia-docker.pkg.dev/acme/web/front:1.4.2") -> dict[s
 
 def deployment(color: str, replicas: int = 3, stack: str = "stg") -> Resource:
     labels = {"app": "front", "version": color}
-    return k8s("kubernetes:apps/v1:Deployment", {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": f"front-{color}", "namespace": "app", "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "securityContext": {
-                        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"},
+    return k8s(
+        "kubernetes:apps/v1:Deployment",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"front-{color}", "namespace": "app", "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {
+                        "securityContext": {
+                            "runAsNonRoot": True,
+                            "runAsUser": 10001,
+                            "runAsGroup": 10001,
+                            "seccompProfile": {"type": "RuntimeDefault"},
+                        },
+                        "containers": [container(f"asia-docker.pkg.dev/acme/web/front:1.{4 if color == 'blue' else 5}.0")],
                     },
-                    "containers": [container(f"asia-docker.pkg.dev/acme/web/front:1.{4 if color == 'blue' else 5}.0")],
                 },
             },
         },
-    }, stack)
+        stack,
+    )
 
 
 def virtual_service(active: str = "blue", idle_weight: int = 0, stack: str = "stg", depends: tuple[str, ...] = ()) -> Resource:
@@ -66,86 +74,132 @@ def virtual_service(active: str = "blue", idle_weight: int = 0, stack: str = "st
     host = "front.app.svc.cluster.local"
     dest = lambda color, weight: {"destination": {"host": host, "subset": color, "port": {"number": 8080}}, "weight": weight}  # noqa: E731
     default = [dest(active, 100 - idle_weight)] + ([dest(idle, idle_weight)] if idle_weight else [])
-    return k8s("kubernetes:networking.istio.io/v1:VirtualService", {
-        "apiVersion": "networking.istio.io/v1",
-        "kind": "VirtualService",
-        "metadata": {"name": "front", "namespace": "app", "labels": {"app": "front"}},
-        "spec": {
-            "hosts": ["front.stg.example.com", host],
-            "gateways": ["app/bluegreen-gateway", "mesh"],
-            "http": [
-                {"name": "preview-header", "match": [{"headers": {"x-preview": {"exact": "true"}}}], "route": [dest(idle, 100)]},
-                {"name": "default", "route": default},
-            ],
+    return k8s(
+        "kubernetes:networking.istio.io/v1:VirtualService",
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": "front", "namespace": "app", "labels": {"app": "front"}},
+            "spec": {
+                "hosts": ["front.stg.example.com", host],
+                "gateways": ["app/bluegreen-gateway", "mesh"],
+                "http": [
+                    {"name": "preview-header", "match": [{"headers": {"x-preview": {"exact": "true"}}}], "route": [dest(idle, 100)]},
+                    {"name": "default", "route": default},
+                ],
+            },
         },
-    }, stack, depends)
+        stack,
+        depends,
+    )
 
 
 def good_stack(stack: str = "stg", active: str = "blue", idle_weight: int = 0) -> list[Resource]:
     blue, green = deployment("blue", stack=stack), deployment("green", stack=stack)
     return [
-        k8s("kubernetes:core/v1:Namespace", {
-            "apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": "app", "labels": {"istio-injection": "enabled"}},
-        }, stack),
-        k8s("kubernetes:security.istio.io/v1:PeerAuthentication", {
-            "apiVersion": "security.istio.io/v1", "kind": "PeerAuthentication",
-            "metadata": {"name": "default", "namespace": "app"},
-            "spec": {"mtls": {"mode": "STRICT"}},
-        }, stack),
+        k8s(
+            "kubernetes:core/v1:Namespace",
+            {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": "app", "labels": {"istio-injection": "enabled"}},
+            },
+            stack,
+        ),
+        k8s(
+            "kubernetes:security.istio.io/v1:PeerAuthentication",
+            {
+                "apiVersion": "security.istio.io/v1",
+                "kind": "PeerAuthentication",
+                "metadata": {"name": "default", "namespace": "app"},
+                "spec": {"mtls": {"mode": "STRICT"}},
+            },
+            stack,
+        ),
         blue,
         green,
-        k8s("kubernetes:core/v1:Service", {
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": "front", "namespace": "app"},
-            "spec": {"selector": {"app": "front"}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]},
-        }, stack),
-        k8s("kubernetes:networking.istio.io/v1:DestinationRule", {
-            "apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
-            "metadata": {"name": "front", "namespace": "app"},
-            "spec": {
-                "host": "front.app.svc.cluster.local",
-                "subsets": [{"name": c, "labels": {"version": c}} for c in ("blue", "green")],
+        k8s(
+            "kubernetes:core/v1:Service",
+            {
+                "apiVersion": "v1",
+                "kind": "Service",
+                "metadata": {"name": "front", "namespace": "app"},
+                "spec": {"selector": {"app": "front"}, "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]},
             },
-        }, stack),
+            stack,
+        ),
+        k8s(
+            "kubernetes:networking.istio.io/v1:DestinationRule",
+            {
+                "apiVersion": "networking.istio.io/v1",
+                "kind": "DestinationRule",
+                "metadata": {"name": "front", "namespace": "app"},
+                "spec": {
+                    "host": "front.app.svc.cluster.local",
+                    "subsets": [{"name": c, "labels": {"version": c}} for c in ("blue", "green")],
+                },
+            },
+            stack,
+        ),
         virtual_service(active, idle_weight, stack, depends=(blue.urn, green.urn)),
-        k8s("kubernetes:core/v1:ConfigMap", {
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "front-bluegreen", "namespace": "app"},
-            "data": {"activeColor": active},
-        }, stack),
+        k8s(
+            "kubernetes:core/v1:ConfigMap",
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": "front-bluegreen", "namespace": "app"},
+                "data": {"activeColor": active},
+            },
+            stack,
+        ),
         gateway(stack),
         node_pool(stack),
     ]
 
 
 def gateway(stack: str = "stg") -> Resource:
-    return k8s("kubernetes:networking.istio.io/v1:Gateway", {
-        "apiVersion": "networking.istio.io/v1", "kind": "Gateway",
-        "metadata": {"name": "bluegreen-gateway", "namespace": "app"},
-        "spec": {
-            "selector": {"istio": "ingressgateway"},
-            "servers": [
-                {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["front.example.com"],
-                 "tls": {"mode": "SIMPLE", "credentialName": "front-tls"}},
-                {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["front.example.com"],
-                 "tls": {"httpsRedirect": True}},
-            ],
+    return k8s(
+        "kubernetes:networking.istio.io/v1:Gateway",
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "Gateway",
+            "metadata": {"name": "bluegreen-gateway", "namespace": "app"},
+            "spec": {
+                "selector": {"istio": "ingressgateway"},
+                "servers": [
+                    {
+                        "port": {"number": 443, "name": "https", "protocol": "HTTPS"},
+                        "hosts": ["front.example.com"],
+                        "tls": {"mode": "SIMPLE", "credentialName": "front-tls"},
+                    },
+                    {
+                        "port": {"number": 80, "name": "http", "protocol": "HTTP"},
+                        "hosts": ["front.example.com"],
+                        "tls": {"httpsRedirect": True},
+                    },
+                ],
+            },
         },
-    }, stack)
+        stack,
+    )
 
 
 def node_pool(stack: str = "stg") -> Resource:
     type_ = "gcp:container/nodePool:NodePool"
-    return Resource(type_, "apps", urn(type_, "apps", stack), {
-        "cluster": "bluegreen",
-        "management": {"autoRepair": True, "autoUpgrade": True},
-        "nodeConfig": {
-            "serviceAccount": "apps-nodes@acme-stg.iam.gserviceaccount.com",
-            "shieldedInstanceConfig": {"enableSecureBoot": True, "enableIntegrityMonitoring": True},
-            "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+    return Resource(
+        type_,
+        "apps",
+        urn(type_, "apps", stack),
+        {
+            "cluster": "bluegreen",
+            "management": {"autoRepair": True, "autoUpgrade": True},
+            "nodeConfig": {
+                "serviceAccount": "apps-nodes@acme-stg.iam.gserviceaccount.com",
+                "shieldedInstanceConfig": {"enableSecureBoot": True, "enableIntegrityMonitoring": True},
+                "workloadMetadataConfig": {"mode": "GKE_METADATA"},
+            },
         },
-    })
+    )
 
 
 def edited(resources: list[Resource], kind: str, edit, name: str | None = None) -> list[Resource]:

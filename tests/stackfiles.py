@@ -1,4 +1,5 @@
 """Write small real projects (Pulumi.yaml + Pulumi.<stack>.yaml) into temp dirs for delivery-command tests."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Stack config validation: valid configs parse with documented defaults, every bad one names its key path."""
+
 from __future__ import annotations
 
 import copy
@@ -67,7 +68,11 @@ def set_path(config, path, value):
 INVALID = [
     ("apps.front.canaryWeight", 150, "apps.front.canaryWeight: must be between 0 and 99, got 150"),
     ("apps.front.canaryWeight", -1, "apps.front.canaryWeight: must be between 0 and 99, got -1"),
-    ("apps.front.canaryWeight", 100, "apps.front.canaryWeight: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all traffic to the idle color use flip (`make flip`)"),
+    (
+        "apps.front.canaryWeight",
+        100,
+        "apps.front.canaryWeight: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all traffic to the idle color use flip (`make flip`)",
+    ),
     ("apps.front.previousColor", "blue", "apps.front.previousColor: must differ from activeColor (blue)"),
     ("apps.front.previousColor", "red", "apps.front.previousColor: must be 'blue' or 'green', got 'red'"),
     ("apps.front.activeColor", "red", "apps.front.activeColor: must be 'blue' or 'green', got 'red'"),
@@ -90,8 +95,16 @@ INVALID = [
     ("gateway.namespace", None, "gateway.namespace: must be a valid string, got None"),
     ("apps.front.blue.image", None, "apps.front.blue.image: is required because blue is the activeColor"),
     ("apps.front.blue.replicas", 0, "apps.front.blue.replicas: must be at least 1 because blue is the activeColor, got 0"),
-    ("apps.front.preview.allowedSourceRanges", None, "apps.front.preview.allowedSourceRanges: is required when header, pathPrefix are set: the preview gate has no default ranges"),
-    ("apps.front.preview.host", "front-preview.example.org", "apps.front.preview.host: front-preview.example.org is not served by gateway.hosts"),
+    (
+        "apps.front.preview.allowedSourceRanges",
+        None,
+        "apps.front.preview.allowedSourceRanges: is required when header, pathPrefix are set: the preview gate has no default ranges",
+    ),
+    (
+        "apps.front.preview.host",
+        "front-preview.example.org",
+        "apps.front.preview.host: front-preview.example.org is not served by gateway.hosts",
+    ),
     ("apps.front.preview.host", "front.stg.example.com", "apps.front.preview.host: front.stg.example.com is already routed by app 'front'"),
     ("apps.front.preview.host", "Front_Preview", "apps.front.preview.host: must be a lowercase DNS hostname"),
     ("apps.front.allowedCallers", ["Not_A_Label"], "apps.front.allowedCallers.0: must be a DNS-1123 label"),
@@ -116,9 +129,7 @@ def test_canary_to_idle_color_needs_a_serving_idle(config):
     front(config)["canaryWeight"] = 10
     with pytest.raises(ConfigError) as err:
         parse_stack_config(config)
-    assert err.value.problems == [
-        "apps.front.green.replicas: must be at least 1 because green receives canaryWeight, got 0"
-    ]
+    assert err.value.problems == ["apps.front.green.replicas: must be at least 1 because green receives canaryWeight, got 0"]
 
 
 def test_idle_color_may_be_absent_or_scaled_down(config):

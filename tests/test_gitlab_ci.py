@@ -1,4 +1,5 @@
 """.gitlab-ci.yml: valid against GitLab's CI schema (bundled with check-jsonschema, no network) and wired as documented."""
+
 from __future__ import annotations
 
 import re
@@ -107,10 +108,17 @@ def test_release_jobs_hook_commits_and_pushes_each_edit_with_ci_skip(pipeline, t
     stack_file.write_text("config: {canaryWeight: 10}\n")
     (clone / "other.txt").write_text("not part of the release")
     url = "https://release-bot:token@gitlab.example.test/acme/bluegreen-platform.git"
-    for key, value in {"CI_JOB_ID": "42", "RELEASE_PUSH_TOKEN": "token", "CI_SERVER_HOST": "gitlab.example.test",
-           "CI_PROJECT_PATH": "acme/bluegreen-platform", "CI_COMMIT_BRANCH": "main",
-           # git's own URL rewriting sends the job's https push to the local remote.
-           "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf", "GIT_CONFIG_VALUE_0": url}.items():
+    for key, value in {
+        "CI_JOB_ID": "42",
+        "RELEASE_PUSH_TOKEN": "token",
+        "CI_SERVER_HOST": "gitlab.example.test",
+        "CI_PROJECT_PATH": "acme/bluegreen-platform",
+        "CI_COMMIT_BRANCH": "main",
+        # git's own URL rewriting sends the job's https push to the local remote.
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"url.{remote}.insteadOf",
+        "GIT_CONFIG_VALUE_0": url,
+    }.items():
         monkeypatch.setenv(key, value)
     run_hook(command, "release front on stg: step 1/3, blue 90% / green 10%", stack_file)
     log = _git("log", "-1", "--format=%s", "main", cwd=remote).strip()
@@ -118,3 +126,11 @@ def test_release_jobs_hook_commits_and_pushes_each_edit_with_ci_skip(pipeline, t
     assert _git("show", "main:Pulumi.stg.yaml", cwd=remote) == "config: {canaryWeight: 10}\n"
     assert _git("show", "--name-only", "--format=", "main", cwd=remote).split() == ["Pulumi.stg.yaml"]  # only the stack file
     assert "GIT_PUSH_OPTION_0=ci.skip" in (remote / "options").read_text()
+
+
+def test_lint_and_types_gate_both_pipelines(pipeline):
+    assert pipeline["test"]["script"].index("make lint") < pipeline["test"]["script"].index("make test")
+    ci_run = (ROOT / ".ci" / "run").read_text()
+    assert "make lint" in ci_run and ci_run.index("make lint") < ci_run.index("make test")
+    makefile = (ROOT / "Makefile").read_text()
+    assert "-m ruff check ." in makefile and "-m ruff format --check ." in makefile and "-m mypy" in makefile

@@ -1,4 +1,5 @@
 """The components/ layout shows the architecture: shared <- platform <- app, and no import cycles."""
+
 from __future__ import annotations
 
 import ast
@@ -61,8 +62,8 @@ def test_no_import_cycles():
         state[module] = "open"
         for nxt in sorted(graph.get(module, ())):
             if state.get(nxt) == "open":
-                return path + [module, nxt]
-            if nxt in graph and nxt not in state and (cycle := visit(nxt, path + [module])):
+                return [*path, module, nxt]
+            if nxt in graph and nxt not in state and (cycle := visit(nxt, [*path, module])):
                 return cycle
         state[module] = "done"
         return None

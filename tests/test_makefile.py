@@ -1,4 +1,5 @@
 """The Makefile's own answers: `make` lists the targets, missing variables and an old python3 get one line, exit 2."""
+
 from __future__ import annotations
 
 import re
@@ -74,4 +75,3 @@ def test_a_python3_older_than_3_11_is_refused_in_one_line(tmp_path, old_python3,
 def test_help_needs_no_python(tmp_path):
     result = make(f"VENV={tmp_path / 'venv'}", f"PYTHON3={tmp_path / 'no-such-python'}")
     assert result.returncode == 0 and "plan" in result.stdout
-

@@ -1,7 +1,8 @@
 """Order and provider: node pool -> Istio -> Gateway -> apps, every Kubernetes resource on the GKE provider."""
+
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import pytest
 
@@ -17,7 +18,7 @@ def waits_for(rec: Recording):
     """reg -> every URN it waits for: its dependencies, its parent's (transitively) and its provider's."""
     by_urn = rec.by_urn()
 
-    @lru_cache(maxsize=None)
+    @cache
     def closure(urn: str) -> frozenset[str]:
         reg = by_urn.get(urn)
         if reg is None:

@@ -1,4 +1,5 @@
 """Project and stack files: Pulumi.yaml matches Pulumi's schema, every stack file is a valid config."""
+
 from __future__ import annotations
 
 import json

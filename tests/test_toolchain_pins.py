@@ -1,4 +1,5 @@
 """The real-engine toolchain's pins (e2e/tools/*/go.mod, build.sh) agree with the Python SDKs and stack files."""
+
 from __future__ import annotations
 
 import re

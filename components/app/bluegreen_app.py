@@ -1,8 +1,10 @@
 """BlueGreenApp: blue and green Deployments side by side, with routing that follows `activeColor`."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import pulumi
 

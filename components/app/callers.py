@@ -1,5 +1,6 @@
 """Per app: the namespaces allowed to call it in the mesh, admitted twice, by address (NetworkPolicy) and by
 mTLS identity (an ALLOW AuthorizationPolicy, which also keeps the ingress gateway's identity in)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,6 +1,8 @@
 """Typed config of one BlueGreenApp: `apps.<name>` in `Pulumi.<stack>.yaml`."""
+
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Annotated, Literal
 
@@ -77,11 +79,15 @@ class Preview(Model):
         # Any preview key set (enabled: true included) asks for preview: it must not be silently off.
         configured = sorted(to_camel(k) for k in self.model_fields_set & {"enabled", "host", "path_prefix", "header"})
         if self.enabled and configured and self.allowed_source_ranges is None:
-            raise KeyedProblems([(
-                "allowedSourceRanges",
-                f"is required when {', '.join(configured)} {'is' if len(configured) == 1 else 'are'} set: the preview "
-                "gate has no default ranges (set enabled: false to turn preview off)",
-            )])
+            raise KeyedProblems(
+                [
+                    (
+                        "allowedSourceRanges",
+                        f"is required when {', '.join(configured)} {'is' if len(configured) == 1 else 'are'} set: the preview "
+                        "gate has no default ranges (set enabled: false to turn preview off)",
+                    )
+                ]
+            )
         return self
 
 
@@ -133,28 +139,36 @@ class Drain(Model):
         app_stopped = f"preStopSeconds + appShutdownSeconds ({self.app_stopped_seconds})"
         if self.sidecar_mode == "native":
             if self.proxy_drain_seconds is not None:
-                problems.append((
-                    "proxyDrainSeconds",
-                    "applies only when sidecarMode is classic: a native sidecar drains in its own preStop and exits after the app",
-                ))
+                problems.append(
+                    (
+                        "proxyDrainSeconds",
+                        "applies only when sidecarMode is classic: a native sidecar drains in its own preStop and exits after the app",
+                    )
+                )
             if self.termination_grace_period_seconds <= self.app_stopped_seconds:
-                problems.append((
-                    "terminationGracePeriodSeconds",
-                    f"must be greater than {app_stopped}, leaving the native sidecar time to exit, got {self.termination_grace_period_seconds}",
-                ))
+                problems.append(
+                    (
+                        "terminationGracePeriodSeconds",
+                        f"must be greater than {app_stopped}, leaving the native sidecar time to exit, got {self.termination_grace_period_seconds}",
+                    )
+                )
         else:
             proxy = self.classic_proxy_seconds
             if proxy < self.app_stopped_seconds:
-                problems.append((
-                    "proxyDrainSeconds",
-                    f"must be at least {app_stopped}: the classic sidecar stops that long after the pod starts "
-                    f"terminating and must outlive the app, got {proxy}",
-                ))
+                problems.append(
+                    (
+                        "proxyDrainSeconds",
+                        f"must be at least {app_stopped}: the classic sidecar stops that long after the pod starts "
+                        f"terminating and must outlive the app, got {proxy}",
+                    )
+                )
             if self.termination_grace_period_seconds <= max(proxy, self.app_stopped_seconds):
-                problems.append((
-                    "terminationGracePeriodSeconds",
-                    f"must be greater than proxyDrainSeconds ({proxy}) and {app_stopped}, got {self.termination_grace_period_seconds}",
-                ))
+                problems.append(
+                    (
+                        "terminationGracePeriodSeconds",
+                        f"must be greater than proxyDrainSeconds ({proxy}) and {app_stopped}, got {self.termination_grace_period_seconds}",
+                    )
+                )
         if problems:
             raise KeyedProblems(problems)
         return self
@@ -202,7 +216,7 @@ def _step_plan(steps: list[int]) -> list[int]:
     outside = [step for step in steps if not 1 <= step <= 100]
     if outside:
         raise ValueError(f"must be the idle color's weights between 1 and 100, got {outside[0]} in {steps}")
-    if any(later <= earlier for earlier, later in zip(steps, steps[1:])):
+    if any(later <= earlier for earlier, later in itertools.pairwise(steps)):
         raise ValueError(f"must be strictly increasing, got {steps}")
     if steps[-1] != 100:
         raise ValueError(f"must end at 100 (the flip), got {steps}")
@@ -360,10 +374,15 @@ class AppConfig(Model):
                 problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
         problems += self._mirror_problems()
         if self.previous_color == self.active_color:
-            problems.append(("previousColor", (
-                f"must differ from activeColor ({self.active_color}): it names the color a rollback returns to; "
-                "remove it (it is recorded by `make flip` and cleared by `make rollback`)"
-            )))
+            problems.append(
+                (
+                    "previousColor",
+                    (
+                        f"must differ from activeColor ({self.active_color}): it names the color a rollback returns to; "
+                        "remove it (it is recorded by `make flip` and cleared by `make rollback`)"
+                    ),
+                )
+            )
         if problems:
             raise KeyedProblems(problems)
         return self
@@ -375,10 +394,15 @@ class AppConfig(Model):
             return []
         idle, spec = self.idle_color, self.color(self.idle_color)
         if self.canary_weight:  # a canary's own needs of the idle color are reported above
-            return [("mirror", (
-                f"cannot be combined with canaryWeight {self.canary_weight}: Istio mirrors the whole default route, so "
-                f"{idle} would also get copies of its own canary requests; remove mirror before starting the canary"
-            ))]
+            return [
+                (
+                    "mirror",
+                    (
+                        f"cannot be combined with canaryWeight {self.canary_weight}: Istio mirrors the whole default route, so "
+                        f"{idle} would also get copies of its own canary requests; remove mirror before starting the canary"
+                    ),
+                )
+            ]
         if spec.image is None:
             return [("mirror", f"copies traffic to the idle color {idle}, which has no image ({idle}.image is not set)")]
         if spec.replicas < 1:

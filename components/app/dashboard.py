@@ -5,6 +5,7 @@ The active color is derived from live traffic, not from config: the color holdin
 requests is shown in a state timeline and annotated on every panel. So a flip changes routing
 objects only; this ConfigMap is the same whichever color is active.
 """
+
 from __future__ import annotations
 
 import json
@@ -100,7 +101,9 @@ def build(app: str, cfg: AppConfig) -> dict[str, Any]:
         board = board.with_panel(_timeseries(title, panels[title], unit))
     model = json.loads(json.dumps(board.build(), cls=JSONEncoder))
     # Prometheus annotation fields the SDK's generic AnnotationQuery does not model: name each region by color.
-    model["annotations"]["list"][-1].update({"titleFormat": "{{destination_version}} active", "tagKeys": "destination_version", "step": "60s"})
+    model["annotations"]["list"][-1].update(
+        {"titleFormat": "{{destination_version}} active", "tagKeys": "destination_version", "step": "60s"}
+    )
     return model
 
 

@@ -8,6 +8,7 @@ gets SIGTERM and finishes in-flight requests within `appShutdownSeconds`. The si
   `terminationDrainDuration` (= `proxyDrainSeconds`, at least preStop + app shutdown).
 The grace period covers all of it (validated in `config.Drain`).
 """
+
 from __future__ import annotations
 
 import json
@@ -72,4 +73,3 @@ def pod_disruption_budget(app: str, cfg: AppConfig, color: Color) -> dict[str, A
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
         },
     }
-

@@ -1,4 +1,5 @@
 """Render the routing model to Istio objects (VirtualService, DestinationRule, preview gate)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -59,8 +60,7 @@ def _http_route(app: str, cfg: AppConfig, route: Route) -> dict[str, Any]:
     if route.rewrite_to_root:
         rendered["rewrite"] = {"uri": "/"}
     rendered["route"] = [
-        {"destination": {"host": host, "subset": d.color, "port": {"number": cfg.port}}, "weight": d.weight}
-        for d in route.destinations
+        {"destination": {"host": host, "subset": d.color, "port": {"number": cfg.port}}, "weight": d.weight} for d in route.destinations
     ]
     if route.mirror:
         # `mirror` + `mirrorPercentage` (not the list `mirrors`, for several targets; not the deprecated integer

@@ -10,10 +10,12 @@ gate passed last time (the weights in its state, the dynamic provider's olds). W
 routing (the gate is new) every color that gets traffic is gated. Colors that keep or lose share are
 not: rolling traffic back never waits on them.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..shared.colors import COLORS, Color
 from .config import PromotionAnalysis
@@ -68,7 +70,9 @@ def missed_thresholds(measured: Measurement, analysis: PromotionAnalysis) -> lis
     """Every threshold the measurement misses, worded for the report; empty means the color passes."""
     requests = measured.requests or 0
     if requests < analysis.min_requests:
-        return [f"only {requests:.0f} requests in {analysis.window} (minRequests {analysis.min_requests}): send preview or canary traffic first"]
+        return [
+            f"only {requests:.0f} requests in {analysis.window} (minRequests {analysis.min_requests}): send preview or canary traffic first"
+        ]
     missed = []
     rate = measured.success_rate
     if rate is not None and rate < analysis.min_success_rate:

@@ -5,11 +5,12 @@ app has `promotion.analysis`. It prints its report as it goes and raises `GateRe
 the message) when routing must not change: `ThresholdsMissed` when a color misses a threshold,
 `PrometheusUnusable` when Prometheus cannot answer and onUnreachable is fail.
 """
+
 from __future__ import annotations
 
 import math
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import httpx
 from tenacity import (
@@ -137,11 +138,15 @@ def check_metrics(
     """
     report = _Report(say)
     gated = colors_to_gate(weights, previous)
-    report(f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
-           f"previous {format_weights(previous) if previous else 'none'}")
+    report(
+        f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
+        f"previous {format_weights(previous) if previous else 'none'}"
+    )
     if gated:
-        report(f"checking {', '.join(gated)} over {analysis.window} at {analysis.prometheus_url}: "
-               f"minRequests {analysis.min_requests}, minSuccessRate {analysis.min_success_rate:.2%}, maxP99Ms {analysis.max_p99_ms:g}")
+        report(
+            f"checking {', '.join(gated)} over {analysis.window} at {analysis.prometheus_url}: "
+            f"minRequests {analysis.min_requests}, minSuccessRate {analysis.min_success_rate:.2%}, maxP99Ms {analysis.max_p99_ms:g}"
+        )
     else:
         report("no color gains traffic: nothing to check")
     failures = []

@@ -3,6 +3,7 @@
 Like Flagger's router interface ("set primary and canary weight"), nothing here knows about Istio;
 `istio_routing.py` renders this model, and another router (e.g. Gateway API HTTPRoute) could too.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -81,6 +82,4 @@ def routing_model(app: AppConfig) -> RoutingModel:
         )
     # The config model refuses a mirror to an idle color that cannot serve, and a mirror during a canary.
     mirror_percent = app.mirror.percent if app.mirror else None
-    return RoutingModel(
-        active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview, mirror_percent=mirror_percent
-    )
+    return RoutingModel(active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview, mirror_percent=mirror_percent)

@@ -8,10 +8,12 @@ pods at that moment gives 503s (argo-rollouts #587, #3681, #4828). The color's D
 this resource, whose update waits `drain.scaleDownDelaySeconds` (default 30 s) after the
 VirtualService update whenever a color lost all its routes; otherwise, and on create, it does not wait.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import (

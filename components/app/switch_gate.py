@@ -17,11 +17,13 @@ The provider process (`python -m pulumi.dynamic`, the program's Python from the 
 unpickles `SwitchGateProvider` by reference to this module, so the instance holds no state at all:
 no closures, no clients. Cluster access comes in the `cluster` input and is never returned in outs.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.dynamic import (

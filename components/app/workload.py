@@ -1,4 +1,5 @@
 """Pure builders for an app's Kubernetes objects: color Deployments, Service, state ConfigMap, Namespace."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +9,7 @@ from ..shared.colors import Color
 from . import drain
 from .config import AppConfig
 from .routing import RoutingModel
+
 
 def _pod_security_context(cfg: AppConfig) -> dict[str, Any]:
     """Pod Security "restricted" (with the container's fields below), run as the app's user and group (10001 by

@@ -1,4 +1,5 @@
 """The stack's GKE cluster (looked up or created) and the Kubernetes provider built from it."""
+
 from __future__ import annotations
 
 import os
@@ -99,9 +100,7 @@ def cluster_args(cfg: ClusterConfig) -> dict[str, Any]:
     if cfg.subnetwork:
         args["subnetwork"] = cfg.subnetwork
     if cfg.master_authorized_networks:
-        args["master_authorized_networks_config"] = {
-            "cidr_blocks": [{"cidr_block": cidr} for cidr in cfg.master_authorized_networks]
-        }
+        args["master_authorized_networks_config"] = {"cidr_blocks": [{"cidr_block": cidr} for cidr in cfg.master_authorized_networks]}
     return args
 
 
@@ -144,8 +143,7 @@ def existing_cluster_problems(cfg: ClusterConfig, pool: NodePoolConfig | None, f
 def namespace_conflicts(wanted: list[str], existing: dict[str, dict[str, str]], adopt: list[str]) -> list[str]:
     """Namespaces this stack would create that already exist and were not created by it (nor listed to adopt)."""
     foreign = [
-        name for name in wanted
-        if name in existing and name not in adopt and any(existing[name].get(k) != v for k, v in MANAGED_BY.items())
+        name for name in wanted if name in existing and name not in adopt and any(existing[name].get(k) != v for k, v in MANAGED_BY.items())
     ]
     return [
         f"namespace {name} already exists in the cluster and was not created by this stack: rename the app's namespace, "
@@ -214,7 +212,9 @@ class GkeCluster(pulumi.ComponentResource):
             self.endpoint = pulumi.Output.from_input(found.endpoint)
             self.ca_certificate = pulumi.Output.from_input(found.master_auths[0].cluster_ca_certificate)
             self.existing = found
-        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(pulumi.Output.all(self.endpoint, self.ca_certificate).apply(lambda a: kubeconfig(*a)))
+        self.kubeconfig: pulumi.Output[str] = pulumi.Output.secret(
+            pulumi.Output.all(self.endpoint, self.ca_certificate).apply(lambda a: kubeconfig(*a))
+        )
         self.register_outputs({"name": self.name, "endpoint": self.endpoint})
 
     def check_namespaces(self, wanted: list[str], adopt: list[str]) -> None:

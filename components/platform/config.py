@@ -1,4 +1,5 @@
 """Typed config of the platform under the apps: `cluster`, `nodePool`, `istio` and `gateway` in stack config."""
+
 from __future__ import annotations
 
 import re
@@ -35,7 +36,13 @@ IstioVersion = Annotated[str, matches(re.compile(r"^[0-9]+\.[0-9]+\.[0-9]+$"), "
 
 
 _GKE_ONLY = (
-    "manage", "release_channel", "network", "subnetwork", "master_ipv4_cidr_block", "master_authorized_networks", "cloud_nat",
+    "manage",
+    "release_channel",
+    "network",
+    "subnetwork",
+    "master_ipv4_cidr_block",
+    "master_authorized_networks",
+    "cloud_nat",
     "adopt_namespaces",
 )
 _GKE_REQUIRED = ("name", "location", "project")
@@ -77,11 +84,14 @@ class ClusterConfig(Model):
         problems = []
         if self.mode == "gke":
             problems += [(key, "is required when cluster.mode is gke") for key in _GKE_REQUIRED if getattr(self, key) is None]
-            problems += [(key, "applies only when cluster.mode is kubeconfig") for key in ("kubeconfig", "context") if key in self.model_fields_set]
+            problems += [
+                (key, "applies only when cluster.mode is kubeconfig") for key in ("kubeconfig", "context") if key in self.model_fields_set
+            ]
         else:
             problems += [
                 (to_camel(key), "applies only when cluster.mode is gke")
-                for key in (*_GKE_REQUIRED, *_GKE_ONLY) if key in self.model_fields_set
+                for key in (*_GKE_REQUIRED, *_GKE_ONLY)
+                if key in self.model_fields_set
             ]
         if problems:
             raise KeyedProblems(problems)
@@ -159,10 +169,14 @@ class NodePoolConfig(Model):
     @model_validator(mode="after")
     def _derived_account_id_is_valid(self) -> NodePoolConfig:
         if self.service_account_id is None and not _ACCOUNT_ID.match(self.account_id):
-            raise KeyedProblems([(
-                "serviceAccountId",
-                f"is required because the default {self.account_id!r} (<name>-nodes) is not a valid service account id (6-30 characters)",
-            )])
+            raise KeyedProblems(
+                [
+                    (
+                        "serviceAccountId",
+                        f"is required because the default {self.account_id!r} (<name>-nodes) is not a valid service account id (6-30 characters)",
+                    )
+                ]
+            )
         return self
 
 
@@ -211,7 +225,9 @@ class IstioConfig(Model):
         if self.mode == "existing":
             extra = [to_camel(key) for key in ("operator", "addons", "uninstall_on_destroy") if key in self.model_fields_set]
             if extra:
-                raise KeyedProblems([(key, "applies only when istio.mode is install: this stack does not install the mesh") for key in extra])
+                raise KeyedProblems(
+                    [(key, "applies only when istio.mode is install: this stack does not install the mesh") for key in extra]
+                )
         return self
 
     @property
@@ -226,11 +242,10 @@ class IstioConfig(Model):
     def _tag_matches_version(self) -> IstioConfig:
         tag = self.operator.tag
         if tag is not None and tag != self.version and not tag.startswith(f"{self.version}-"):
-            raise KeyedProblems([
-                ("operator.tag", f"must be istio.version ({self.version}) or a variant such as {self.version}-distroless, got {tag!r}")
-            ])
+            raise KeyedProblems(
+                [("operator.tag", f"must be istio.version ({self.version}) or a variant such as {self.version}-distroless, got {tag!r}")]
+            )
         return self
-
 
 
 class GatewayTls(Model):

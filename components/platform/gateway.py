@@ -1,4 +1,5 @@
 """IngressGateway: the Istio Gateway that admits the apps' hosts at the mesh edge."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

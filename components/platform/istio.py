@@ -6,6 +6,7 @@ saves it to a temporary file for `-f`, so a change of the spec or of istio.versi
 that re-runs the install, and deleting the stack uninstalls. The offline plan renders that
 document (the Command's stdin) like any manifest.
 """
+
 from __future__ import annotations
 
 import copy
@@ -64,14 +65,17 @@ def _spread(gateway: dict[str, Any]) -> dict[str, Any]:
     """Gateway pods prefer other nodes, then other zones, so a node drain or a zone outage leaves some
     serving (the PodDisruptionBudget then guards voluntary evictions). A spec's own affinity wins."""
     selector = {"matchLabels": dict(gateway.get("label") or GATEWAY_POD_LABELS)}
-    gateway.setdefault("k8s", {}).setdefault("affinity", {
-        "podAntiAffinity": {
-            "preferredDuringSchedulingIgnoredDuringExecution": [
-                {"weight": 100, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}},
-                {"weight": 50, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "topology.kubernetes.io/zone"}},
-            ]
-        }
-    })
+    gateway.setdefault("k8s", {}).setdefault(
+        "affinity",
+        {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 100, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "kubernetes.io/hostname"}},
+                    {"weight": 50, "podAffinityTerm": {"labelSelector": selector, "topologyKey": "topology.kubernetes.io/zone"}},
+                ]
+            }
+        },
+    )
     return gateway
 
 
@@ -149,7 +153,7 @@ istioctl install --kubeconfig "$kubeconfig" -y -f "$work/istio-operator.yaml"
 def uninstall_script(revision: str | None) -> str:
     # A revision removes only its own control plane (the canary path); otherwise remove all of Istio.
     scope = f"--revision {shlex.quote(revision)}" if revision else "--purge"
-    return f"set -eu\n{_WITH_KUBECONFIG}istioctl uninstall --kubeconfig \"$kubeconfig\" -y {scope}\n"
+    return f'set -eu\n{_WITH_KUBECONFIG}istioctl uninstall --kubeconfig "$kubeconfig" -y {scope}\n'
 
 
 def tracing_telemetry(sampling_percent: float) -> dict[str, Any]:

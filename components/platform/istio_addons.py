@@ -3,6 +3,7 @@
 They find each other by in-cluster Service names fixed here (fullnameOverride), serve ClusterIP
 only, and are never routed by the public Gateway: reach them with `istioctl dashboard <name>`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ def prometheus_values() -> dict[str, Any]:
 def grafana_values(addons: Addons) -> dict[str, Any]:
     sources = []
     if addons.prometheus.enabled:
-        sources.append({"name": "Prometheus", "type": "prometheus", "access": "proxy", "isDefault": True, "url": CHARTS["prometheus"].url()})
+        sources.append(
+            {"name": "Prometheus", "type": "prometheus", "access": "proxy", "isDefault": True, "url": CHARTS["prometheus"].url()}
+        )
     if addons.jaeger.enabled:
         sources.append({"name": "Jaeger", "type": "jaeger", "access": "proxy", "url": CHARTS["jaeger"].url()})
     return {
@@ -67,7 +70,9 @@ def grafana_values(addons: Addons) -> dict[str, Any]:
         "dashboardProviders": {
             "dashboardproviders.yaml": {
                 "apiVersion": 1,
-                "providers": [{"name": "istio", "folder": "istio", "type": "file", "options": {"path": "/var/lib/grafana/dashboards/istio"}}],
+                "providers": [
+                    {"name": "istio", "folder": "istio", "type": "file", "options": {"path": "/var/lib/grafana/dashboards/istio"}}
+                ],
             }
         },
         "dashboards": {"istio": {name: {"gnetId": gnet_id, "datasource": "Prometheus"} for name, gnet_id in ISTIO_DASHBOARDS.items()}},

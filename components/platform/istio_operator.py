@@ -7,6 +7,7 @@ errors here instead of surprises at `istioctl install` time. Every field exists 
 IstioOperator schema (tests/test_istio_operator.py walks the models against it). `values` is the
 schema's own open passthrough to the Helm values and stays a plain mapping.
 """
+
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal

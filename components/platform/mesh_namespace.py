@@ -1,5 +1,6 @@
 """MeshNamespace: an app namespace in the mesh (sidecar injection, restricted Pod Security,
 STRICT mTLS, and a NetworkPolicy admitting only the mesh's own traffic)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

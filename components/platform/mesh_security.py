@@ -1,5 +1,6 @@
 """Per app namespace: Pod Security "restricted", STRICT mTLS, and a NetworkPolicy as defence in depth
 under the mesh (per-app callers are admitted on top of it by components/app/callers.py)."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,4 +1,5 @@
 """NodePool: the GKE node pool the apps and gateways run on, with its own least-privilege service account."""
+
 from __future__ import annotations
 
 import re
@@ -32,7 +33,9 @@ def _image_refs(stack: Any) -> list[tuple[str, str]]:
     """(key path, image reference) of every image the stack's pods run from config."""
     refs = [
         (f"apps.{name}.{color}.image", app.color(color).image)
-        for name, app in stack.apps.items() for color in ("blue", "green") if app.color(color).image
+        for name, app in stack.apps.items()
+        for color in ("blue", "green")
+        if app.color(color).image
     ]
     if stack.istio.installs and stack.istio.operator.hub:
         refs.append(("istio.operator.hub", stack.istio.operator.hub + "/"))
@@ -58,6 +61,8 @@ def image_access(stack: Any) -> ImageAccess:
     configured = stack.node_pool.image_projects
     projects = list(configured) if configured is not None else derived
     return ImageAccess(list(dict.fromkeys(projects)), ungranted)
+
+
 _K8S_EFFECT = {"NO_SCHEDULE": "NoSchedule", "PREFER_NO_SCHEDULE": "PreferNoSchedule", "NO_EXECUTE": "NoExecute"}
 
 
@@ -65,9 +70,7 @@ def placement(cfg: NodePoolConfig) -> dict[str, Any]:
     """Pod spec fields that put a pod on this pool: its nodeSelector, and tolerations for its taints."""
     fields: dict[str, Any] = {"nodeSelector": {POOL_LABEL: cfg.name}}
     if cfg.taints:
-        fields["tolerations"] = [
-            {"key": t.key, "operator": "Equal", "value": t.value, "effect": _K8S_EFFECT[t.effect]} for t in cfg.taints
-        ]
+        fields["tolerations"] = [{"key": t.key, "operator": "Equal", "value": t.value, "effect": _K8S_EFFECT[t.effect]} for t in cfg.taints]
     return fields
 
 
@@ -77,7 +80,11 @@ INITIAL_NODE_COUNT = 1
 
 
 def node_pool_args(
-    cfg: NodePoolConfig, cluster: pulumi.Input[str], location: str, project: str, network_tags: list[str],
+    cfg: NodePoolConfig,
+    cluster: pulumi.Input[str],
+    location: str,
+    project: str,
+    network_tags: list[str],
     service_account: pulumi.Input[str],
 ) -> dict[str, Any]:
     return {
@@ -138,7 +145,10 @@ class NodePool(pulumi.ComponentResource):
             gcp.projects.IAMMember(
                 # The cluster project's grant keeps its original name (and URN); others are suffixed by project.
                 f"{cfg.account_id}-{role.split('/')[1]}" + ("" if project == args.project else f"-{project}"),
-                project=project, role=role, member=self.service_account.member, opts=child,
+                project=project,
+                role=role,
+                member=self.service_account.member,
+                opts=child,
             )
             for role, project in grants
         ]
@@ -146,9 +156,7 @@ class NodePool(pulumi.ComponentResource):
             cfg.name,
             # The pool's name is fixed, so a replacement must delete the old pool first (create-first is a 409);
             # its pods are evicted and move to other pools, or stay Pending until the new pool has nodes.
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=roles, ignore_changes=["initialNodeCount"], delete_before_replace=True
-            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=roles, ignore_changes=["initialNodeCount"], delete_before_replace=True),
             **node_pool_args(cfg, args.cluster, args.location, args.project, args.network_tags, self.service_account.email),
         )
         self.name = self.pool.name

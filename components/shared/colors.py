@@ -1,4 +1,5 @@
 """The two colors of a blue/green app: every layer names them the same way."""
+
 from __future__ import annotations
 
 from typing import Literal, TypeGuard

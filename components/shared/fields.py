@@ -2,6 +2,7 @@
 
 Each type's message says what is expected and what was given, e.g. `must be between 0 and 100, got 150`.
 """
+
 from __future__ import annotations
 
 import ipaddress

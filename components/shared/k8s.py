@@ -3,6 +3,7 @@
 Manifests are camelCase dicts, exactly as the API server receives them; pulumi-kubernetes passes
 dict inputs through unchanged, so what the pure builders return is what gets applied.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,10 +1,12 @@
 """A Kubernetes API client for code that reads the live cluster during `pulumi up` or preview (the switch
 gate, the existing-cluster check), built with the official client so exec credential plugins
 (gke-gcloud-auth-plugin) run as kubectl would run them."""
+
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import yaml
 

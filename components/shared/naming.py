@@ -1,4 +1,5 @@
 """The one source of truth for object names and labels."""
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

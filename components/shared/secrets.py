@@ -7,9 +7,11 @@ For each such key, every resource under the components built from it gets all it
 `pulumi.Output.secret`: encrypted in state, masked in previews and logs, and the outputs that echo
 those inputs are secret too. Validation is unchanged: it runs on the plain values first.
 """
+
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import pulumi
 from pulumi.runtime import config as runtime_config

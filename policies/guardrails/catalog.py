@@ -1,8 +1,10 @@
 """The pack's rules: name, level, scope, check function and configuration schema (JSON Schema)."""
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from . import mesh, nodepool, pods, routing
 
@@ -32,102 +34,161 @@ RULES: tuple[Rule, ...] = (
         "routing-safety",
         "Every VirtualService destination (mirror targets too) resolves to a Service and, for a subset, to a "
         "DestinationRule subset selecting a Deployment with an image and replicas >= 1; route weights sum to 100.",
-        MANDATORY, "stack", routing.routing_safety,
+        MANDATORY,
+        "stack",
+        routing.routing_safety,
     ),
     Rule(
         "preview-never-active",
         "The preview route never serves the active color.",
-        MANDATORY, "stack", routing.preview_never_active,
-        {"previewRoutePrefix": {"type": "string", "default": "preview",
-                                "description": "http routes whose name starts with this are preview routes"}},
+        MANDATORY,
+        "stack",
+        routing.preview_never_active,
+        {
+            "previewRoutePrefix": {
+                "type": "string",
+                "default": "preview",
+                "description": "http routes whose name starts with this are preview routes",
+            }
+        },
     ),
     Rule(
         "canary-to-ready-color",
         "Weight (canary or full) only goes to a color that is ready to serve: replicas >= 1, readiness probes, "
         "and a Deployment the VirtualService depends on so Pulumi waits for it to be Available.",
-        MANDATORY, "stack", routing.canary_to_ready_color,
+        MANDATORY,
+        "stack",
+        routing.canary_to_ready_color,
     ),
     Rule(
         "flip-target-provisioned",
         "The active color's Deployment exists in the stack and has at least minActiveReplicaRatio x the replicas "
         "of any other color still running (a flip to an under-provisioned color is refused).",
-        MANDATORY, "stack", routing.flip_target_provisioned,
-        {"minActiveReplicaRatio": {"type": "number", "minimum": 0, "default": 1.0,
-                                   "description": "active replicas / replicas of a color still running"}},
+        MANDATORY,
+        "stack",
+        routing.flip_target_provisioned,
+        {
+            "minActiveReplicaRatio": {
+                "type": "number",
+                "minimum": 0,
+                "default": 1.0,
+                "description": "active replicas / replicas of a color still running",
+            }
+        },
     ),
     Rule(
         "image-pinned",
         "Container images are pinned: no 'latest', no tagless image; optionally only digests or immutable version tags.",
-        ADVISORY, "resource", pods.image_pinned,
+        ADVISORY,
+        "resource",
+        pods.image_pinned,
         {
-            "requireImmutableTag": {"type": "boolean", "default": False,
-                                    "description": "require a digest or a tag matching immutableTagPattern"},
-            "immutableTagPattern": {"type": "string", "default": r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$",
-                                    "description": "regular expression for version tags that are never re-pushed"},
+            "requireImmutableTag": {
+                "type": "boolean",
+                "default": False,
+                "description": "require a digest or a tag matching immutableTagPattern",
+            },
+            "immutableTagPattern": {
+                "type": "string",
+                "default": r"^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$",
+                "description": "regular expression for version tags that are never re-pushed",
+            },
         },
     ),
     Rule(
         "pod-probes",
         "Long-running containers have readiness and liveness probes.",
-        MANDATORY, "resource", pods.pod_probes,
+        MANDATORY,
+        "resource",
+        pods.pod_probes,
     ),
     Rule(
         "pod-resources",
         "Every container sets cpu and memory requests and limits.",
-        MANDATORY, "resource", pods.pod_resources,
+        MANDATORY,
+        "resource",
+        pods.pod_resources,
     ),
     Rule(
         "pod-security-context",
-        "Containers run as non-root without privilege escalation, drop ALL capabilities and use the "
-        "RuntimeDefault seccomp profile.",
-        MANDATORY, "resource", pods.pod_security_context,
+        "Containers run as non-root without privilege escalation, drop ALL capabilities and use the RuntimeDefault seccomp profile.",
+        MANDATORY,
+        "resource",
+        pods.pod_security_context,
     ),
     Rule(
         "pod-high-uid",
         "Containers run as a user and group id of at least minId (Checkov CKV_K8S_40), so none is a host account.",
-        ADVISORY, "resource", pods.pod_high_uid,
-        {"minId": {"type": "integer", "minimum": 1, "default": 10000,
-                   "description": "lowest runAsUser / runAsGroup accepted"}},
+        ADVISORY,
+        "resource",
+        pods.pod_high_uid,
+        {"minId": {"type": "integer", "minimum": 1, "default": 10000, "description": "lowest runAsUser / runAsGroup accepted"}},
     ),
     Rule(
         "pod-read-only-root-filesystem",
         "Containers mount their root filesystem read-only where the app allows.",
-        ADVISORY, "resource", pods.pod_read_only_root_filesystem,
-        {"exemptWorkloads": {"type": "array", "items": {"type": "string"}, "default": [],
-                             "description": "namespace/name of workloads whose app must write to its root filesystem"}},
+        ADVISORY,
+        "resource",
+        pods.pod_read_only_root_filesystem,
+        {
+            "exemptWorkloads": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "namespace/name of workloads whose app must write to its root filesystem",
+            }
+        },
     ),
     Rule(
         "pod-host-isolation",
         "Pods use no hostPath volumes, hostPorts, hostNetwork, hostPID or hostIPC.",
-        MANDATORY, "resource", pods.pod_host_isolation,
+        MANDATORY,
+        "resource",
+        pods.pod_host_isolation,
     ),
     Rule(
         "mesh-strict-mtls",
         "Every namespace running meshed Deployments has a namespace-wide STRICT PeerAuthentication and none relaxing it.",
-        MANDATORY, "stack", mesh.mesh_strict_mtls,
+        MANDATORY,
+        "stack",
+        mesh.mesh_strict_mtls,
     ),
     Rule(
         "gateway-tls",
         "In TLS stacks (prod) every Gateway serves HTTPS with tls.credentialName and HTTP servers redirect to HTTPS.",
-        MANDATORY, "resource", mesh.gateway_tls,
-        {"stacks": {"type": "array", "items": {"type": "string"}, "default": ["prod"],
-                    "description": "stacks whose Gateways must terminate TLS"}},
+        MANDATORY,
+        "resource",
+        mesh.gateway_tls,
+        {
+            "stacks": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["prod"],
+                "description": "stacks whose Gateways must terminate TLS",
+            }
+        },
     ),
     Rule(
         "addons-not-public",
         "No VirtualService bound to a non-mesh gateway routes to a mesh addon (Prometheus, Grafana, Kiali, tracing).",
-        MANDATORY, "resource", mesh.addons_not_public,
+        MANDATORY,
+        "resource",
+        mesh.addons_not_public,
         {
-            "addonServices": {"type": "array", "items": {"type": "string"},
-                              "default": ["prometheus", "grafana", "kiali", "tracing", "jaeger", "jaeger-query",
-                                          "jaeger-collector", "zipkin"]},
+            "addonServices": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["prometheus", "grafana", "kiali", "tracing", "jaeger", "jaeger-query", "jaeger-collector", "zipkin"],
+            },
             "addonNamespaces": {"type": "array", "items": {"type": "string"}, "default": ["istio-system"]},
         },
     ),
     Rule(
         "node-pool-hardening",
         "GKE node pools auto-repair, auto-upgrade, use shielded nodes, GKE_METADATA and a dedicated service account.",
-        MANDATORY, "resource", nodepool.node_pool_hardening,
+        MANDATORY,
+        "resource",
+        nodepool.node_pool_hardening,
     ),
 )
 

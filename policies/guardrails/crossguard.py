@@ -1,4 +1,5 @@
 """Adapt the rules to CrossGuard: one ResourceValidationPolicy or StackValidationPolicy per rule."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence

@@ -3,12 +3,14 @@
 Config format (as the Pulumi CLI reads it): `{"all": <level>, "<policy>": <level> | {"enforcementLevel":
 <level>, <property>: <value>}}`; a policy's own level wins over `all`, which wins over the default.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import jsonschema
 

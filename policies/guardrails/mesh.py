@@ -1,7 +1,9 @@
 """Mesh rules: STRICT mTLS where apps run, TLS at a production edge, addons kept off public gateways."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .model import (
     DEPLOYMENT,
@@ -21,11 +23,7 @@ _INJECT = "sidecar.istio.io/inject"
 
 
 def _injected_namespaces(stack: Stack) -> set[str]:
-    return {
-        ns.k8s_name
-        for ns in stack.of(NAMESPACE)
-        if ns.labels.get("istio-injection") == "enabled" or ns.labels.get("istio.io/rev")
-    }
+    return {ns.k8s_name for ns in stack.of(NAMESPACE) if ns.labels.get("istio-injection") == "enabled" or ns.labels.get("istio.io/rev")}
 
 
 def _in_mesh(deployment: Resource, injected: set[str]) -> bool:
@@ -47,8 +45,11 @@ def mesh_strict_mtls(resources: list[Resource], config: Mapping[str, Any]) -> li
         policies = [pa for pa in stack.of(PEER_AUTHENTICATION) if pa.namespace == namespace]
         namespace_wide = [pa for pa in policies if not as_mapping(pa.spec.get("selector")).get("matchLabels")]
         if not any(dig(pa.spec, "mtls", "mode") == "STRICT" for pa in namespace_wide):
-            found.append(Violation(f"namespace {namespace} runs meshed Deployments but has no namespace-wide "
-                                   f"PeerAuthentication with mtls.mode STRICT"))
+            found.append(
+                Violation(
+                    f"namespace {namespace} runs meshed Deployments but has no namespace-wide PeerAuthentication with mtls.mode STRICT"
+                )
+            )
         for pa in policies:
             modes = [dig(pa.spec, "mtls", "mode")] + [dig(v, "mode") for v in as_mapping(pa.spec.get("portLevelMtls")).values()]
             relaxed = sorted({m for m in modes if m in ("PERMISSIVE", "DISABLE")})
@@ -69,8 +70,10 @@ def gateway_tls(resource: Resource, config: Mapping[str, Any]) -> list[str]:
     for s in https:
         tls = as_mapping(s.get("tls"))
         if tls.get("mode") not in ("SIMPLE", "MUTUAL") or not tls.get("credentialName"):
-            problems.append(f"{resource.ref} HTTPS server {dig(s, 'port', 'name')!r} needs tls.mode SIMPLE or MUTUAL "
-                            f"with tls.credentialName (a certificate Secret)")
+            problems.append(
+                f"{resource.ref} HTTPS server {dig(s, 'port', 'name')!r} needs tls.mode SIMPLE or MUTUAL "
+                f"with tls.credentialName (a certificate Secret)"
+            )
     for s in servers:
         if str(dig(s, "port", "protocol")).upper() == "HTTP" and dig(s, "tls", "httpsRedirect") is not True:
             problems.append(f"{resource.ref} HTTP server {dig(s, 'port', 'name')!r} must set tls.httpsRedirect: true")

@@ -3,10 +3,12 @@
 Props are what the engine sees: camelCase manifests for `kubernetes:*` types, pulumi-gcp engine
 names (e.g. `nodeConfig.workloadMetadataConfig.mode`) for `gcp:*` types.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 
 class _Unknown:

@@ -1,7 +1,9 @@
 """GKE node pool hardening, read from the pulumi-gcp engine property names."""
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .model import UNKNOWN, Resource, dig
 
@@ -30,6 +32,7 @@ def node_pool_hardening(resource: Resource, config: Mapping[str, Any]) -> list[s
         problems.append(f"{resource.ref}: nodeConfig.workloadMetadataConfig.mode must be GKE_METADATA (Workload Identity), got {mode!r}")
     account = dig(resource.props, "nodeConfig", "serviceAccount")
     if _default_service_account(account):
-        problems.append(f"{resource.ref}: nodeConfig.serviceAccount must be a dedicated service account, not the "
-                        f"Compute Engine default ({account!r})")
+        problems.append(
+            f"{resource.ref}: nodeConfig.serviceAccount must be a dedicated service account, not the Compute Engine default ({account!r})"
+        )
     return problems

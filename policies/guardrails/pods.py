@@ -1,8 +1,10 @@
 """Per-resource rules for anything that runs pods: pinned images, probes, resources, restricted security."""
+
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .model import LONG_RUNNING, Resource, as_mapping, containers, items, pod_spec
 
@@ -56,10 +58,7 @@ def pod_resources(resource: Resource, config: Mapping[str, Any]) -> list[str]:
     for c in containers(spec):
         res = as_mapping(c.get("resources"))
         missing = [
-            f"{kind}.{name}"
-            for kind in ("requests", "limits")
-            for name in ("cpu", "memory")
-            if not as_mapping(res.get(kind)).get(name)
+            f"{kind}.{name}" for kind in ("requests", "limits") for name in ("cpu", "memory") if not as_mapping(res.get(kind)).get(name)
         ]
         if missing:
             problems.append(f"{resource.ref} container {c.get('name')!r} has no resources {', '.join(missing)}")

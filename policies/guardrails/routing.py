@@ -1,8 +1,10 @@
 """Stack-wide routing rules: every destination (mirrors too) is real, weights add up, traffic only reaches ready colors."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from .model import (
     CONFIG_MAP,
@@ -190,7 +192,9 @@ def preview_never_active(resources: list[Resource], config: Mapping[str, Any]) -
 
 def _not_ready(stack: Stack, vs: Resource, deployment: Resource) -> list[str]:
     spec = pod_spec(deployment) or {}
-    problems = [f"container {c.get('name')!r} has no readinessProbe" for c in containers(spec, include_init=False) if not c.get("readinessProbe")]
+    problems = [
+        f"container {c.get('name')!r} has no readinessProbe" for c in containers(spec, include_init=False) if not c.get("readinessProbe")
+    ]
     if str(as_mapping(deployment.metadata.get("annotations")).get(SKIP_AWAIT, "")).lower() == "true":
         problems.append(f"is annotated {SKIP_AWAIT}, so Pulumi does not wait for it to be Available")
     if not stack.depends_on(vs, deployment):
@@ -231,17 +235,20 @@ def flip_target_provisioned(resources: list[Resource], config: Mapping[str, Any]
             continue
         services = {s.urn: s for d in destinations(vs) if d.subset and (s := routes.service(d.host, vs.namespace))}
         for service in services.values():
-            colors = {name: sum(replicas(d) or 0 for d in routes.deployments(service, labels))
-                      for name, labels in routes.subsets(service).items()}
+            colors = {
+                name: sum(replicas(d) or 0 for d in routes.deployments(service, labels)) for name, labels in routes.subsets(service).items()
+            }
             if active not in colors or not routes.deployments(service, routes.subsets(service)[active]):
                 found.append(Violation(f"{vs.ref}: the active color {active} has no Deployment in this stack", vs.urn))
                 continue
             for color, count in colors.items():
                 if color != active and count > 0 and colors[active] < ratio * count:
-                    found.append(Violation(
-                        f"{vs.ref}: the active color {active} has {colors[active]} replicas while {color} still runs "
-                        f"{count}; it needs at least {ratio:g} x {count} (scale {active} up first, scale {color} "
-                        f"down after the flip)",
-                        vs.urn,
-                    ))
+                    found.append(
+                        Violation(
+                            f"{vs.ref}: the active color {active} has {colors[active]} replicas while {color} still runs "
+                            f"{count}; it needs at least {ratio:g} x {count} (scale {active} up first, scale {color} "
+                            f"down after the flip)",
+                            vs.urn,
+                        )
+                    )
     return found

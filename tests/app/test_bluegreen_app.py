@@ -1,4 +1,5 @@
 """BlueGreenApp under the mock engine: what it registers, its dependencies, outputs, and what a flip touches."""
+
 from __future__ import annotations
 
 import pytest
@@ -126,8 +127,11 @@ def test_scaling_idle_down_touches_only_that_deployment_and_preview(run_stack, c
 def test_flip_with_scale_down_moves_traffic_before_the_old_color_shrinks(run_stack, config):
     config["apps"]["front"].update(activeColor="green", blue={"image": "r/front:1", "replicas": 0})
     rec = run_stack(config)
-    vs, blue, green = (find(rec, ":VirtualService", "front"), find(rec, ":Deployment", "front-blue"),
-                       find(rec, ":Deployment", "front-green"))
+    vs, blue, green = (
+        find(rec, ":VirtualService", "front"),
+        find(rec, ":Deployment", "front-blue"),
+        find(rec, ":Deployment", "front-green"),
+    )
     assert green.urn in vs.dependencies and blue.urn not in vs.dependencies
     assert vs.urn in blue.dependencies
 

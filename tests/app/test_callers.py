@@ -1,5 +1,6 @@
 """Mesh callers across namespaces: each app admits its allowed caller namespaces by NetworkPolicy and by
 an ALLOW AuthorizationPolicy (components/app/callers.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -27,7 +28,8 @@ def admitted_by_network_policies(policies, target_ns, target_labels, source_ns, 
             for peer in rule["from"]:
                 ns_ok = (
                     _selects(peer["namespaceSelector"], {"kubernetes.io/metadata.name": source_ns})
-                    if "namespaceSelector" in peer else source_ns == target_ns
+                    if "namespaceSelector" in peer
+                    else source_ns == target_ns
                 )
                 if ns_ok and _selects(peer.get("podSelector", {}), source_labels):
                     return True

@@ -1,4 +1,5 @@
 """`apps.<name>` config (components/app/config.py): the mirror, validated before anything registers."""
+
 from __future__ import annotations
 
 import pulumi
@@ -35,7 +36,10 @@ def test_no_mirror_by_default(config):
         ({"percent": 0}, "apps.front.mirror.percent: must be greater than 0 and at most 100, such as 10 or 0.5, got 0"),
         ({"percent": -5}, "apps.front.mirror.percent: must be greater than 0 and at most 100, such as 10 or 0.5, got -5"),
         ({"percent": 150}, "apps.front.mirror.percent: must be greater than 0 and at most 100, such as 10 or 0.5, got 150"),
-        ({"percent": 0.00005}, "apps.front.mirror.percent: must have at most 4 decimal places (Istio mirrors in steps of 0.0001%), got 5e-05"),
+        (
+            {"percent": 0.00005},
+            "apps.front.mirror.percent: must have at most 4 decimal places (Istio mirrors in steps of 0.0001%), got 5e-05",
+        ),
         ({"percent": True}, "apps.front.mirror.percent: must be a number such as 10 or 0.5, got True"),
         ({"percent": "10%"}, "apps.front.mirror.percent: must be a valid number"),
         ({}, "apps.front.mirror.percent: is required"),
@@ -61,10 +65,12 @@ def test_mirror_needs_an_idle_color_with_pods(config):
 
 
 def test_mirror_is_refused_during_a_canary(config):
-    assert problems(config, canaryWeight=10, mirror={"percent": 5}) == [(
-        "apps.front.mirror: cannot be combined with canaryWeight 10: Istio mirrors the whole default route, so green "
-        "would also get copies of its own canary requests; remove mirror before starting the canary"
-    )]
+    assert problems(config, canaryWeight=10, mirror={"percent": 5}) == [
+        (
+            "apps.front.mirror: cannot be combined with canaryWeight 10: Istio mirrors the whole default route, so green "
+            "would also get copies of its own canary requests; remove mirror before starting the canary"
+        )
+    ]
 
 
 def test_canary_and_mirror_to_an_idle_color_without_pods_are_two_problems_reported_at_once(config):

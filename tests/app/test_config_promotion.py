@@ -1,4 +1,5 @@
 """apps.<name>.promotion.steps and promotion.bake: the step plan `make release` walks (cli/release.py)."""
+
 from __future__ import annotations
 
 import pytest

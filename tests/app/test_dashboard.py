@@ -1,4 +1,5 @@
 """The per-app Grafana dashboard: provisioned for the sidecar, split by color, the same whichever color is active."""
+
 from __future__ import annotations
 
 import json

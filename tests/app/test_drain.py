@@ -1,4 +1,5 @@
 """Drain safety: what a stopping pod does, the disruption budgets, and the DestinationRule's traffic policy."""
+
 from __future__ import annotations
 
 import json
@@ -53,24 +54,32 @@ def test_classic_sidecar_drains_until_the_app_has_stopped(config):
     [
         (
             {"preStopSeconds": 20, "appShutdownSeconds": 25, "terminationGracePeriodSeconds": 45},
-            ["apps.front.drain.terminationGracePeriodSeconds: must be greater than preStopSeconds + appShutdownSeconds (45), "
-             "leaving the native sidecar time to exit, got 45"],
+            [
+                "apps.front.drain.terminationGracePeriodSeconds: must be greater than preStopSeconds + appShutdownSeconds (45), "
+                "leaving the native sidecar time to exit, got 45"
+            ],
         ),
         (
             {"proxyDrainSeconds": 30},
-            ["apps.front.drain.proxyDrainSeconds: applies only when sidecarMode is classic: a native sidecar drains in its "
-             "own preStop and exits after the app"],
+            [
+                "apps.front.drain.proxyDrainSeconds: applies only when sidecarMode is classic: a native sidecar drains in its "
+                "own preStop and exits after the app"
+            ],
         ),
         (
             # Accepted before: the classic proxy would stop as the app starts shutting down.
             {"sidecarMode": "classic", "preStopSeconds": 10, "proxyDrainSeconds": 10},
-            ["apps.front.drain.proxyDrainSeconds: must be at least preStopSeconds + appShutdownSeconds (30): the classic "
-             "sidecar stops that long after the pod starts terminating and must outlive the app, got 10"],
+            [
+                "apps.front.drain.proxyDrainSeconds: must be at least preStopSeconds + appShutdownSeconds (30): the classic "
+                "sidecar stops that long after the pod starts terminating and must outlive the app, got 10"
+            ],
         ),
         (
             {"sidecarMode": "classic", "proxyDrainSeconds": 50},
-            ["apps.front.drain.terminationGracePeriodSeconds: must be greater than proxyDrainSeconds (50) and "
-             "preStopSeconds + appShutdownSeconds (30), got 45"],
+            [
+                "apps.front.drain.terminationGracePeriodSeconds: must be greater than proxyDrainSeconds (50) and "
+                "preStopSeconds + appShutdownSeconds (30), got 45"
+            ],
         ),
         ({"sidecarMode": "ambient"}, ["apps.front.drain.sidecarMode: must be 'native' or 'classic', got 'ambient'"]),
         ({"preStopSeconds": 0}, ["apps.front.drain.preStopSeconds: must be between 1 and 120, got 0"]),

@@ -1,4 +1,5 @@
 """Rendering the routing model to Istio objects."""
+
 from __future__ import annotations
 
 import subprocess

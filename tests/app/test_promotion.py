@@ -1,4 +1,5 @@
 """The promotion gate: config validation, PromQL, which colors are gated, the verdict, and its wiring."""
+
 from __future__ import annotations
 
 import pytest
@@ -94,7 +95,9 @@ def test_no_errors_series_means_no_errors():
 
 
 def test_missing_latency_histogram_fails():
-    assert promotion.missed_thresholds(Measurement(requests=200, errors=0, p99_ms=None), STRICT) == ["no request duration histogram for p99"]
+    assert promotion.missed_thresholds(Measurement(requests=200, errors=0, p99_ms=None), STRICT) == [
+        "no request duration histogram for p99"
+    ]
 
 
 # --- which colors are gated -------------------------------------------------------------------------
@@ -129,8 +132,15 @@ def test_weights_from_state_are_whole_numbers_again():
 
 @pytest.mark.parametrize(
     "value",
-    [{"blue": 90}, {"blue": 90, "green": 20}, {"red": 50, "green": 50}, {"blue": "x", "green": 100},
-     {"blue": 150, "green": -50}, {"blue": 99.5, "green": 0.5}, {"blue": True, "green": 99}],
+    [
+        {"blue": 90},
+        {"blue": 90, "green": 20},
+        {"red": 50, "green": 50},
+        {"blue": "x", "green": 100},
+        {"blue": 150, "green": -50},
+        {"blue": 99.5, "green": 0.5},
+        {"blue": True, "green": 99},
+    ],
 )
 def test_malformed_weights_are_refused(value):
     with pytest.raises(ValueError):

@@ -5,6 +5,7 @@ dynamic provider runs it during `pulumi up`: `SwitchGateProvider.create`/`update
 program registers, the previous routing in the olds (the gate's state). The cluster is a fake whose
 Deployments are all ready, so readiness passes and the metrics decide.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -15,10 +16,11 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -83,9 +85,15 @@ def running_prometheus(workdir: Path, app: str = APP, namespace: str = NAMESPACE
     port = _free_port()
     log = (workdir / "prometheus.log").open("w")
     server = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            PROMETHEUS,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--log.level=warn",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -164,8 +172,9 @@ def routing(text: str) -> dict[str, int]:
     return {color: int(weight) for color, _, weight in (part.partition("=") for part in text.split(","))}
 
 
-def _gate(config: dict, url: str, active: str, canary: int = 0, previous: str | None = None, apps: ReadyApps | None = None,
-          **analysis) -> Run:
+def _gate(
+    config: dict, url: str, active: str, canary: int = 0, previous: str | None = None, apps: ReadyApps | None = None, **analysis
+) -> Run:
     """Run the gate for this routing as `pulumi up` would: update from `previous` (its state), or create."""
     app = config["apps"][APP]
     app.update({"activeColor": active, "canaryWeight": canary})
@@ -252,7 +261,9 @@ def test_readiness_is_checked_before_the_metrics(config, prometheus_url):
     # green is healthy in Prometheus, but scaled to 0 by hand: routing must not move, and Prometheus is not asked.
     run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", apps=UnreadyApps())
     assert isinstance(run.refused, SwitchRefused)
-    assert str(run.refused).splitlines()[0] == "front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 300s"
+    assert (
+        str(run.refused).splitlines()[0] == "front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 300s"
+    )
     assert "promotion gate for" not in run.report
 
 

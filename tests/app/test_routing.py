@@ -1,4 +1,5 @@
 """The pure routing model: active, idle, weights and the preview match."""
+
 from __future__ import annotations
 
 import pytest

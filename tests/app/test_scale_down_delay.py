@@ -1,4 +1,5 @@
 """The scale-down delay: waits after the VirtualService update only when a color lost its last route."""
+
 from __future__ import annotations
 
 import pytest
@@ -23,8 +24,8 @@ def props(routed: list[str], seconds: int = 30) -> dict:
 @pytest.mark.parametrize(
     ("before", "after", "waits"),
     [
-        (["blue", "green"], ["green"], True),   # flip plus scale-down of blue in one change
-        (["blue"], ["green"], True),            # blue had only production, green takes it over
+        (["blue", "green"], ["green"], True),  # flip plus scale-down of blue in one change
+        (["blue"], ["green"], True),  # blue had only production, green takes it over
         (["blue", "green"], ["blue", "green"], False),  # a flip alone: both colors stay routed
         (["green"], ["blue", "green"], False),  # a color comes back: nothing to drain
     ],

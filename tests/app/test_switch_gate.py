@@ -1,5 +1,6 @@
 """The switch gate: readiness against a fake AppsV1Api, the provider's diff/create/update, cluster access,
 its pickled form, and its wiring under the mock engine."""
+
 from __future__ import annotations
 
 import asyncio
@@ -90,7 +91,13 @@ def clock() -> FakeClock:
 
 def ready(apps: FakeApps, clock: FakeClock, replicas: Mapping[Color, int] | None = None, timeout: int = 300, said: list[str] | None = None):
     return wait_until_ready(
-        apps, "front", "app", replicas or {"green": 2}, timeout, clock=clock, sleep=clock.sleep,
+        apps,
+        "front",
+        "app",
+        replicas or {"green": 2},
+        timeout,
+        clock=clock,
+        sleep=clock.sleep,
         say=(said if said is not None else []).append,
     )
 
@@ -154,12 +161,16 @@ def test_waits_until_ready_within_the_timeout(clock):
     said: list[str] = []
     ready(apps, clock, said=said)
     assert clock.sleeps == [2.0, 2.0]
-    assert said == ["front: waiting up to 300s: green has 0 of 2 replicas available (spec.replicas 2)",
-                    "front: green ready: 2 of 2 replicas available"]
+    assert said == [
+        "front: waiting up to 300s: green has 0 of 2 replicas available (spec.replicas 2)",
+        "front: green ready: 2 of 2 replicas available",
+    ]
 
 
 def test_transient_api_errors_are_retried(clock):
-    apps = FakeApps(front_green=[ApiException(status=503, reason="Service Unavailable"), ConnectionRefusedError("refused"), deployment(available=2)])
+    apps = FakeApps(
+        front_green=[ApiException(status=503, reason="Service Unavailable"), ConnectionRefusedError("refused"), deployment(available=2)]
+    )
     ready(apps, clock)
     assert len(clock.sleeps) == 2
 
@@ -241,8 +252,12 @@ def test_diff_a_routing_change_is_an_update_never_a_replacement(config):
 
 @pytest.mark.parametrize(
     "change",
-    [{"canaryWeight": 20}, {"blue": {"image": "r/front:1", "replicas": 5}}, {"readinessTimeout": "10m"},
-     {"promotion": {"analysis": {"prometheusUrl": "http://p:9090"}}}],
+    [
+        {"canaryWeight": 20},
+        {"blue": {"image": "r/front:1", "replicas": 5}},
+        {"readinessTimeout": "10m"},
+        {"promotion": {"analysis": {"prometheusUrl": "http://p:9090"}}},
+    ],
 )
 def test_diff_changes_with_replicas_timeout_or_analysis(config, change):
     olds = outs_of(gate_props(config))
@@ -319,7 +334,10 @@ def test_no_metrics_without_analysis(config, clock, monkeypatch):
 KUBECONFIG = {
     "apiVersion": "v1",
     "kind": "Config",
-    "clusters": [{"name": "a", "cluster": {"server": "https://a.invalid:6443"}}, {"name": "b", "cluster": {"server": "https://b.invalid:6443"}}],
+    "clusters": [
+        {"name": "a", "cluster": {"server": "https://a.invalid:6443"}},
+        {"name": "b", "cluster": {"server": "https://b.invalid:6443"}},
+    ],
     "users": [{"name": "u", "user": {"token": "t"}}],
     "contexts": [{"name": "a", "context": {"cluster": "a", "user": "u"}}, {"name": "b", "context": {"cluster": "b", "user": "u"}}],
     "current-context": "a",
@@ -398,8 +416,11 @@ def test_invalid_readiness_timeout_names_the_key(config, value, message):
 
 def with_second_app(config: dict) -> dict:
     config["apps"]["back"] = {
-        "namespace": "back", "hosts": ["back.apps.example.com"], "activeColor": "green",
-        "blue": {"image": "r/back:1"}, "green": {"image": "r/back:2"},
+        "namespace": "back",
+        "hosts": ["back.apps.example.com"],
+        "activeColor": "green",
+        "blue": {"image": "r/back:1"},
+        "green": {"image": "r/back:2"},
         "preview": {"allowedSourceRanges": ["10.0.0.0/8"]},  # preview (so the idle color is routed) needs ranges
     }
     return config
@@ -455,7 +476,11 @@ class ApiServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self):
                 parts = self.path.split("?")[0].strip("/").split("/")
-                found = server.deployments.get((parts[4], parts[6])) if parts[:4] == ["apis", "apps", "v1", "namespaces"] and len(parts) == 7 else None
+                found = (
+                    server.deployments.get((parts[4], parts[6]))
+                    if parts[:4] == ["apis", "apps", "v1", "namespaces"] and len(parts) == 7
+                    else None
+                )
                 body = found or {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
                 data = json.dumps(body).encode()
                 self.send_response(200 if found else 404)
@@ -469,22 +494,30 @@ class ApiServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self.kubeconfig = yaml.safe_dump({
-            "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-            "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.httpd.server_port}"}}],
-            "users": [{"name": "fake", "user": {}}],
-            "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
-        })
+        self.kubeconfig = yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [{"name": "fake", "cluster": {"server": f"http://127.0.0.1:{self.httpd.server_port}"}}],
+                "users": [{"name": "fake", "user": {}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "fake"}}],
+            }
+        )
 
     def put(self, namespace: str, name: str, replicas: int, available: int | None, generation: int = 1) -> None:
         status = {"observedGeneration": generation, "replicas": replicas}
         if available:
             status["availableReplicas"] = available
         self.deployments[(namespace, name)] = {
-            "apiVersion": "apps/v1", "kind": "Deployment",
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
             "metadata": {"name": name, "namespace": namespace, "generation": generation},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-                     "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "r/app:1"}]}}},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": "app", "image": "r/app:1"}]}},
+            },
             "status": status,
         }
 
@@ -536,7 +569,9 @@ def test_real_client_reads_deployments(api_server, clock):
     apps = switch_gate.apps_api({"kubeconfig": api_server.kubeconfig})
     assert [s.available for s in ready(apps, clock)] == [2]
     api_server.put("app", "front-green", replicas=0, available=None)
-    assert refusal(apps, clock, timeout=4).startswith("front: routing not changed: green has 0 of 2 replicas available (spec.replicas 0) after 4s")
+    assert refusal(apps, clock, timeout=4).startswith(
+        "front: routing not changed: green has 0 of 2 replicas available (spec.replicas 0) after 4s"
+    )
     del api_server.deployments[("app", "front-green")]
     assert refusal(apps, clock) == "front: routing not changed: Deployment app/front-green of green does not exist"
 
@@ -563,7 +598,10 @@ def test_provider_process_creates_and_refuses_a_flip_to_an_unready_color(config,
     with pytest.raises(grpc.RpcError) as err:
         provider_process.stub.Update(update)
     details = err.value.details()
-    assert details is not None and "SwitchRefused: front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 1s" in details
+    assert (
+        details is not None
+        and "SwitchRefused: front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 1s" in details
+    )
     api_server.put("app", "front-green", replicas=3, available=3)
     updated = provider_process.stub.Update(update)
     assert rpc.deserialize_properties(updated.properties)["weights"] == {"blue": 0, "green": 100}

@@ -1,4 +1,5 @@
 """Pure builders for the app's Kubernetes objects."""
+
 from __future__ import annotations
 
 import pytest
@@ -21,7 +22,10 @@ def test_deployment_is_restricted_and_probed(config):
     pod = dep["spec"]["template"]["spec"]
     assert dep["spec"]["template"]["metadata"]["labels"]["version"] == "green"
     assert pod["securityContext"] == {
-        "runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "seccompProfile": {"type": "RuntimeDefault"},
+        "runAsNonRoot": True,
+        "runAsUser": 10001,
+        "runAsGroup": 10001,
+        "seccompProfile": {"type": "RuntimeDefault"},
     }
     assert "fsGroup" not in pod["securityContext"]
     (container,) = pod["containers"]

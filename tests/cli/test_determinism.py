@@ -3,6 +3,7 @@
 Each run is its own interpreter with its own PYTHONHASHSEED, so set and dict-of-set order differs between
 runs, and registrations made inside `apply` callbacks race as they do for real.
 """
+
 from __future__ import annotations
 
 import copy
@@ -42,7 +43,7 @@ def test_plan_output_is_byte_identical_across_runs(stack, tmp_path):
     # Started together: both runs race the same way a real one does. `--out` is relative, so stdout
     # names the same folder in both.
     processes = []
-    for run, seed in zip(runs, HASH_SEEDS):
+    for run, seed in zip(runs, HASH_SEEDS, strict=False):
         run.mkdir()
         processes.append(run_cli(["plan", "--stack", stack, "--out", f"build/{stack}"], run, seed))
     results = [finish(p) for p in processes]
@@ -68,7 +69,9 @@ def test_diff_text_and_markdown_are_byte_identical_across_runs(tmp_path):
     write_stack(project, "stg", changed)
 
     processes = [
-        run_cli(["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project), "--markdown", str(tmp_path / f"{seed}.md")], tmp_path, seed)
+        run_cli(
+            ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project), "--markdown", str(tmp_path / f"{seed}.md")], tmp_path, seed
+        )
         for seed in HASH_SEEDS
     ]
     (first_code, first_out, first_err), (second_code, second_out, second_err) = (finish(p) for p in processes)
@@ -95,8 +98,12 @@ def test_tree_order_puts_children_under_their_parent_and_siblings_by_type_then_n
         registration("kubernetes:apps/v1:Deployment", "front-blue", app_front.urn),
     ]
     expected = [
-        "BlueGreenApp api", "Deployment api-blue",
-        "BlueGreenApp front", "Deployment front-blue", "Deployment front-green", "Service front",
+        "BlueGreenApp api",
+        "Deployment api-blue",
+        "BlueGreenApp front",
+        "Deployment front-blue",
+        "Deployment front-green",
+        "Service front",
         "kubernetes gke",
     ]
     assert [f"{r.type.rsplit(':', 1)[-1]} {r.name}" for r in tree_order(resources)] == expected

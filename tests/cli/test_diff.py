@@ -1,4 +1,5 @@
 """cli/diff: plan BASE (a git ref) and the working tree, compare by URN, say the traffic change in words."""
+
 from __future__ import annotations
 
 import subprocess
@@ -53,7 +54,12 @@ def test_traffic_sentences():
 
 
 def test_traffic_from_rendered_routing_rows():
-    rows: list[tuple[str, str, float]] = [("path /test (exact)", "green", 100), ("header x-preview=true", "green", 100), ("default", "blue", 90), ("default", "green", 10)]
+    rows: list[tuple[str, str, float]] = [
+        ("path /test (exact)", "green", 100),
+        ("header x-preview=true", "green", 100),
+        ("default", "blue", 90),
+        ("default", "green", 10),
+    ]
     assert traffic.from_routing_rows(rows) == traffic.Traffic((("blue", 90), ("green", 10)), ("green",))
 
 
@@ -88,7 +94,9 @@ def test_identical_plans_are_no_changes():
 
 
 def git(repo, *args):
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True, text=True
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +140,9 @@ def test_flip_against_the_commit_before_it(flip_diff):
 
 def test_markdown_leads_with_traffic_and_folds_field_changes(flip_diff):
     text = render_markdown(flip_diff)
-    assert text.index("- `front: blue 100% -> green 100%`") < text.index("| ~ | `front` | `kubernetes:networking.istio.io/v1:VirtualService` |")
+    assert text.index("- `front: blue 100% -> green 100%`") < text.index(
+        "| ~ | `front` | `kubernetes:networking.istio.io/v1:VirtualService` |"
+    )
     assert "<details><summary>Field changes" in text and "```diff" in text
     assert '-   data.activeColor: "blue"\n+   data.activeColor: "green"' in text
     assert "**Policies**: no violations" in text
@@ -146,7 +156,7 @@ def test_cli_no_changes_exits_0_and_writes_markdown(history, tmp_path):
 
 
 def test_invalid_config_at_base_is_an_error(history):
-    with pytest.raises(DiffError, match="apps.front.canaryWeight: must be between 0 and 99, got 150"):
+    with pytest.raises(DiffError, match=r"apps.front.canaryWeight: must be between 0 and 99, got 150"):
         diff_stack("stg", "HEAD~1", history)
 
 
@@ -249,7 +259,10 @@ def test_cli_reports_a_mandatory_violation_and_exits_1(committed_project, tmp_pa
         "1 x 3 (scale green up first, scale blue down after the flip)"
     )
     assert "!! REFUSED: 1 mandatory policy violation: `pulumi up` with the policy pack would refuse this" in result.output
-    assert f"policies: 1 violation (1 mandatory, 0 advisory)\n  [mandatory] flip-target-provisioned (VirtualService front): {violation}\n" in result.output
+    assert (
+        f"policies: 1 violation (1 mandatory, 0 advisory)\n  [mandatory] flip-target-provisioned (VirtualService front): {violation}\n"
+        in result.output
+    )
     assert "traffic:\n  front: blue 100% -> green 100%" in result.output, "the diff itself is still shown"
     assert f"| **mandatory** | `flip-target-provisioned` | `VirtualService front` | {violation} |" in markdown.read_text()
 

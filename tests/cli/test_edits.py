@@ -1,4 +1,5 @@
 """cli/edits: guarded flip / rollback / canary edits of the stack file, and the status table."""
+
 from __future__ import annotations
 
 import difflib
@@ -125,13 +126,13 @@ def test_rollback_without_a_recorded_flip_has_nothing_to_undo(config):
 
 def test_rollback_is_refused_when_the_previous_color_was_scaled_down(config):
     cfg = stack(config, activeColor="green", previousColor="blue", blue={"image": "r/front:1", "replicas": 0})
-    with pytest.raises(Refused, match="cannot roll front back to blue: apps.front.blue.replicas is 0"):
+    with pytest.raises(Refused, match=r"cannot roll front back to blue: apps.front.blue.replicas is 0"):
         plan_rollback(cfg, "front")
 
 
 def test_rollback_is_refused_when_the_previous_color_has_no_image(config):
     cfg = stack(config, activeColor="green", previousColor="blue", blue={"replicas": 2})
-    with pytest.raises(Refused, match="apps.front.blue.image is not set"):
+    with pytest.raises(Refused, match=r"apps.front.blue.image is not set"):
         plan_rollback(cfg, "front")
 
 
@@ -143,10 +144,12 @@ def test_rollback_during_a_canary_is_refused_as_ambiguous(config):
 def test_previous_color_equal_to_active_color_is_invalid_config(config):
     with pytest.raises(ConfigError) as err:
         stack(config, activeColor="blue", previousColor="blue")
-    assert err.value.problems == [(
-        "apps.front.previousColor: must differ from activeColor (blue): it names the color a rollback returns to; "
-        "remove it (it is recorded by `make flip` and cleared by `make rollback`)"
-    )]
+    assert err.value.problems == [
+        (
+            "apps.front.previousColor: must differ from activeColor (blue): it names the color a rollback returns to; "
+            "remove it (it is recorded by `make flip` and cleared by `make rollback`)"
+        )
+    ]
 
 
 def test_canary_gives_the_idle_color_a_share(config):
@@ -173,14 +176,16 @@ def test_canary_of_100_is_refused_as_a_flip(config):
 def test_canary_weight_100_is_invalid_config_with_the_same_advice(config):
     with pytest.raises(ConfigError) as err:
         stack(config, canaryWeight=100)
-    assert err.value.problems == [(
-        "apps.front.canaryWeight: 100 is not a canary (a canary is 1-99, 0 = no canary): "
-        "to move all traffic to the idle color use flip (`make flip`)"
-    )]
+    assert err.value.problems == [
+        (
+            "apps.front.canaryWeight: 100 is not a canary (a canary is 1-99, 0 = no canary): "
+            "to move all traffic to the idle color use flip (`make flip`)"
+        )
+    ]
 
 
 def test_canary_to_an_idle_color_that_cannot_serve_is_refused(config):
-    with pytest.raises(Refused, match="cannot send 25% of front to green: apps.front.green.replicas is 0"):
+    with pytest.raises(Refused, match=r"cannot send 25% of front to green: apps.front.green.replicas is 0"):
         plan_canary(stack(config, green={"image": "r/front:2", "replicas": 0}), "front", 25)
 
 
@@ -238,7 +243,7 @@ def test_edits_that_would_make_the_config_invalid_are_not_written(project, confi
     cfg = parse_stack_config(config).apps["front"]
     bad = Change("front", {"apps.front.canaryWeight": 150}, traffic_of(cfg), traffic_of(cfg))
     before = (project / "Pulumi.stg.yaml").read_text()
-    with pytest.raises(Refused, match="apps.front.canaryWeight: must be between 0 and 99, got 150"):
+    with pytest.raises(Refused, match=r"apps.front.canaryWeight: must be between 0 and 99, got 150"):
         apply(project, "stg", bad)
     assert (project / "Pulumi.stg.yaml").read_text() == before
     assert not list(project.glob(".*.edit"))
@@ -356,8 +361,10 @@ def test_canary_command_refuses_100_before_touching_the_file(project):
     before = (project / "Pulumi.stg.yaml").read_text()
     result = run(project, "canary", "--app", "front", "--weight", "100")
     assert result.exit_code == 1
-    assert "refused: canary weight for front: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all " \
+    assert (
+        "refused: canary weight for front: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all "
         "traffic to the idle color use flip (`make flip`)" in " ".join(result.output.split())
+    )
     assert (project / "Pulumi.stg.yaml").read_text() == before
 
 

@@ -1,4 +1,5 @@
 """What commands say: `error:` / `refused:` prefixes, the stacks there are, the closest known key, true --help texts."""
+
 from __future__ import annotations
 
 import re
@@ -29,7 +30,12 @@ def run(project, *args):
 
 @pytest.mark.parametrize(
     "args",
-    [["status"], ["flip", "--app", "front", "--to", "green"], ["canary", "--app", "front", "--weight", "5"], ["rollback", "--app", "front"]],
+    [
+        ["status"],
+        ["flip", "--app", "front", "--to", "green"],
+        ["canary", "--app", "front", "--weight", "5"],
+        ["rollback", "--app", "front"],
+    ],
     ids=["status", "flip", "canary", "rollback"],
 )
 def test_an_unknown_stack_lists_the_stacks_there_are(project, args):
@@ -51,7 +57,10 @@ def test_diff_of_a_stack_missing_on_both_sides_lists_the_stacks(project):
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "x"], cwd=project, check=True)
     result = run(project, "diff", "--stack", "qa", "--base", "HEAD")
     assert result.exit_code == 1
-    assert re.fullmatch(r"error: no stack file Pulumi\.qa\.yaml at BASE HEAD \([0-9a-f]{8}\) nor in the working tree; stacks here: prod, stg\n", result.output)
+    assert re.fullmatch(
+        r"error: no stack file Pulumi\.qa\.yaml at BASE HEAD \([0-9a-f]{8}\) nor in the working tree; stacks here: prod, stg\n",
+        result.output,
+    )
 
 
 def test_errors_and_refusals_have_one_prefix_each(project, config):
@@ -93,7 +102,11 @@ def test_a_misspelt_key_suggests_the_known_one(config):
     "path, value, expected",
     [
         (("gatway",), {}, "gatway: unknown key (did you mean gateway?)"),
-        (("apps", "front", "preview", "allowedSourceRange"), ["10.0.0.0/8"], "apps.front.preview.allowedSourceRange: unknown key (did you mean allowedSourceRanges?)"),
+        (
+            ("apps", "front", "preview", "allowedSourceRange"),
+            ["10.0.0.0/8"],
+            "apps.front.preview.allowedSourceRange: unknown key (did you mean allowedSourceRanges?)",
+        ),
         (("nodePool", "autoscalling"), {}, "nodePool.autoscalling: unknown key (did you mean autoscaling?)"),
         (("cluster", "zzzzz"), 1, "cluster.zzzzz: unknown key"),  # nothing close: no guess
     ],
@@ -108,7 +121,9 @@ def test_suggestions_come_from_the_model_at_that_key_path(config, path, value, e
 
 def test_suggestions_reach_into_lists_and_the_istio_operator(config):
     config["nodePool"] = {"taints": [{"key": "dedicated", "value": "apps", "efect": "NoSchedule"}]}
-    config["istio"]["operator"] = {"components": {"cni": {"enabled": True}, "ingressGateways": [{"name": "istio-ingressgateway", "k8s": {"replicaCont": 2}}]}}
+    config["istio"]["operator"] = {
+        "components": {"cni": {"enabled": True}, "ingressGateways": [{"name": "istio-ingressgateway", "k8s": {"replicaCont": 2}}]}
+    }
     assert set(problems(config)) >= {
         "nodePool.taints.0.efect: unknown key (did you mean effect?)",
         "istio.operator.components.ingressGateways.0.k8s.replicaCont: unknown key (did you mean replicaCount?)",

@@ -1,4 +1,5 @@
 """The offline plan as a user runs it: `python -m cli plan --stack <stack>`."""
+
 from __future__ import annotations
 
 import json
@@ -72,7 +73,11 @@ def test_routing_table_reads_back_the_virtual_services(stg_plan):
     assert tables["front"][-1] == ("default", "blue", 100)
     assert ("default", "green", 90) in tables["api"] and ("default", "blue", 10) in tables["api"]
     # stg's front is previewed on its own host first, then by path and header.
-    assert [row[0] for row in tables["front"][:3]] == ["host front-preview.stg.example.com", "path /test (exact) | path /test/* -> rewrite /", "header x-preview=true"]
+    assert [row[0] for row in tables["front"][:3]] == [
+        "host front-preview.stg.example.com",
+        "path /test (exact) | path /test/* -> rewrite /",
+        "header x-preview=true",
+    ]
     assert {row[1:] for row in tables["front"][:3]} == {("green", 100)}
 
 
@@ -150,7 +155,7 @@ def test_a_crash_while_writing_leaves_the_previous_plan_whole(stg_plan, tmp_path
 
 def test_plan_never_replaces_or_removes_a_folder_it_did_not_write(stg_plan, tmp_path):
     (tmp_path / "notes.txt").write_text("mine\n")
-    with pytest.raises(PlanError, match="refusing to replace .*: it is not the output of a plan"):
+    with pytest.raises(PlanError, match=r"refusing to replace .*: it is not the output of a plan"):
         write_plan(stg_plan, tmp_path)
     discard_plan(tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine\n"
@@ -182,7 +187,9 @@ def test_rendered_manifests_pass_strict_schema_validation(stack, tmp_path):
     write_plan(run_plan(stack), tmp_path / stack)
     result = subprocess.run(
         [sys.executable, str(SHARED / "tools" / "validate_manifests.py"), str(tmp_path / stack / "manifests")],
-        capture_output=True, text=True, timeout=300,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stdout
     assert " 0 invalid, 0 unknown" in result.stdout
@@ -196,4 +203,6 @@ def test_cli_prints_messages_verbatim_not_as_markup(tmp_path):
     )
     result = plan_cli(root, "sec")
     assert result.returncode == 1
-    assert f"apps.front.blue.image: must be an image reference such as registry/repo/name:1.2.3, got '{SECRET_PLACEHOLDER}'" in result.stdout
+    assert (
+        f"apps.front.blue.image: must be an image reference such as registry/repo/name:1.2.3, got '{SECRET_PLACEHOLDER}'" in result.stdout
+    )

@@ -1,4 +1,5 @@
 """cli/release: the step plan, and the runner against a fake stack (the real one is tests/e2e/test_release.py)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,7 +21,7 @@ from cli.release import (
 from cli.release_run import ConsoleProgress, live_weights, summary_table
 from components.app.promotion_gate import ThresholdsMissed
 from components.config import parse_stack_config
-from tests.conftest import PROJECT, ROOT
+from tests.conftest import PROJECT
 from tests.stackfiles import copy_program, write_stack
 
 START = {"blue": 100, "green": 0}
@@ -164,7 +165,9 @@ def test_a_healthy_release_applies_each_step_bakes_below_100_and_ends_flipped(pr
     cfg = front(project)
     assert (cfg.active_color, cfg.canary_weight, cfg.previous_color) == ("green", 0, "blue")
     assert [(r.label, r.weight, r.live, r.result) for r in outcome.records] == [
-        ("1/3", 10, "blue 90% / green 10%", "done"), ("2/3", 50, "blue 50% / green 50%", "done"), ("3/3", 100, "green 100%", "done"),
+        ("1/3", 10, "blue 90% / green 10%", "done"),
+        ("2/3", 50, "blue 50% / green 50%", "done"),
+        ("3/3", 100, "green 100%", "done"),
     ]
     assert [r.bake_seconds for r in outcome.records] == [5, 5, 0]  # the flip ends the release: no bake
     assert all(r.up_seconds == 2 for r in outcome.records)
@@ -212,7 +215,9 @@ def test_metrics_going_bad_during_a_bake_abort_the_release(project, config):
     def check(weights, previous):
         calls.append((weights, previous))
         if weights["green"] == 50:
-            raise ThresholdsMissed("promotion gate ...\nFAILED: promotion gate missed thresholds (green: success rate 80.00% is below minSuccessRate 99.00%)")
+            raise ThresholdsMissed(
+                "promotion gate ...\nFAILED: promotion gate missed thresholds (green: success rate 80.00% is below minSuccessRate 99.00%)"
+            )
 
     outcome, stack, _ = release(project, check=check)
     assert calls == [({"blue": 90, "green": 10}, START), ({"blue": 50, "green": 50}, START)]  # bake 5s: one check, at its end
@@ -316,6 +321,7 @@ def test_an_idle_color_with_no_pods_is_refused_at_the_first_edit(project, config
 def test_a_failing_hook_aborts_before_the_steps_up(project):
     def hook(message):
         from cli.release import HookFailed
+
         raise HookFailed("--on-change exited 1: git push: rejected")
 
     outcome, stack, _ = release(project, hook=hook)
@@ -331,7 +337,7 @@ def test_the_hook_runs_in_a_shell_with_the_step_in_its_environment(tmp_path):
     assert out.read_text() == f"release front on stg: step 1/3|{tmp_path / 'Pulumi.stg.yaml'}|{tmp_path}\n"  # in the project dir
     from cli.release import HookFailed
 
-    with pytest.raises(HookFailed, match="--on-change exited 3: .*nope"):
+    with pytest.raises(HookFailed, match=r"--on-change exited 3: .*nope"):
         run_hook("echo nope >&2; exit 3", "m", out)
 
 
@@ -340,8 +346,10 @@ def test_the_hook_runs_in_a_shell_with_the_step_in_its_environment(tmp_path):
 
 def test_live_weights_come_from_the_virtual_service_in_the_stack_state():
     def vs(name, namespace, route):
-        return {"type": "kubernetes:networking.istio.io/v1:VirtualService",
-                "outputs": {"metadata": {"name": name, "namespace": namespace}, "spec": {"http": [{"route": [{}]}, {"route": route}]}}}
+        return {
+            "type": "kubernetes:networking.istio.io/v1:VirtualService",
+            "outputs": {"metadata": {"name": name, "namespace": namespace}, "spec": {"http": [{"route": [{}]}, {"route": route}]}},
+        }
 
     split = [{"destination": {"subset": "blue"}, "weight": 75}, {"destination": {"subset": "green"}, "weight": 25}]
     state = {"resources": [{"type": "pulumi:pulumi:Stack"}, vs("front", "other", []), vs("front", "app", split)]}
@@ -358,7 +366,8 @@ def test_a_log_gets_one_status_line_per_phase_not_one_per_second():
         progress.status(f"step 1/3: live blue 90% / green 10%, bake {left}s left")
     progress.status("step 2/3: green 50%: pulumi up (switch gate)")
     assert console.export_text().splitlines() == [
-        "step 1/3: live blue 90% / green 10%, bake 5s left", "step 2/3: green 50%: pulumi up (switch gate)",
+        "step 1/3: live blue 90% / green 10%, bake 5s left",
+        "step 2/3: green 50%: pulumi up (switch gate)",
     ]
 
 
@@ -369,8 +378,11 @@ def test_the_summary_table_has_a_row_per_step_and_the_restore(project):
     console.print(summary_table(outcome, "stg"))
     text = console.export_text()
     assert "release front on stg: green from blue 100%" in text
-    for row in (("1/3", "10%", "blue 90% / green 10%", "done", "2.0 up + 5 bake"), ("2/3", "50%", "failed"),
-                ("abort", "restore", "blue 100%", "restored")):
+    for row in (
+        ("1/3", "10%", "blue 90% / green 10%", "done", "2.0 up + 5 bake"),
+        ("2/3", "50%", "failed"),
+        ("abort", "restore", "blue 100%", "restored"),
+    ):
         assert any(all(cell in line for cell in row) for line in text.splitlines()), row
 
 

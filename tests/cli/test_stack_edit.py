@@ -1,4 +1,5 @@
 """cli/stack_edit: in-place edits of Pulumi.<stack>.yaml equal `pulumi config set --path`, comments and order kept."""
+
 from __future__ import annotations
 
 import difflib
@@ -12,7 +13,11 @@ from tests.stackfiles import CANARY_COMMENT, HEADER, stack_text
 
 
 def changed_lines(old: str, new: str) -> list[str]:
-    return [line for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0) if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+    return [
+        line
+        for line in difflib.unified_diff(old.splitlines(), new.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
 
 
 @pytest.mark.parametrize("stack", ["stg", "prod"])
@@ -88,7 +93,7 @@ def test_mixed_indentation_is_refused_rather_than_reformatted():
         "        allowedSourceRanges:\n"
         "        - 10.0.0.0/8\n"
     )
-    with pytest.raises(UnsafeEdit, match="10.0.0.0/8"):
+    with pytest.raises(UnsafeEdit, match=r"10.0.0.0/8"):
         edit_text(text, PROJECT, {"apps.front.canaryWeight": 10})
 
 

@@ -3,6 +3,7 @@
 All commands read stack files through cli/stackfile.py: a YAML syntax error, a tab and a duplicate key are
 reported the same way by plan, diff, status, flip, canary and rollback, with no traceback.
 """
+
 from __future__ import annotations
 
 import json
@@ -77,7 +78,12 @@ def test_the_valid_file_works_for_every_command(tmp_path):
     # The broken variants below differ from a file every command accepts by one line.
     copy_program(tmp_path)
     (tmp_path / "Pulumi.stg.yaml").write_text(VALID)
-    for args in (["status"], ["canary", "--app", "front", "--weight", "10"], ["flip", "--app", "front", "--to", "green"], ["rollback", "--app", "front"]):
+    for args in (
+        ["status"],
+        ["canary", "--app", "front", "--weight", "10"],
+        ["flip", "--app", "front", "--to", "green"],
+        ["rollback", "--app", "front"],
+    ):
         result = CliRunner().invoke(cli_app, [*args, "--stack", "stg", "--root", str(tmp_path)])
         assert result.exit_code == 0, result.output
 
@@ -219,5 +225,5 @@ def test_project_file_problems_name_the_project_file(tmp_path):
 
 
 def test_the_round_trip_edit_reads_through_the_same_loader():
-    with pytest.raises(StackFileError, match="^Pulumi.stg.yaml:12:7: duplicate key config.bluegreen-platform:apps.front.port"):
+    with pytest.raises(StackFileError, match=r"^Pulumi.stg.yaml:12:7: duplicate key config.bluegreen-platform:apps.front.port"):
         edit_text(DUPLICATE_PORT, PROJECT, {"apps.front.activeColor": "green"}, name="Pulumi.stg.yaml")

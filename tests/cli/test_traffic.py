@@ -1,4 +1,5 @@
 """The mirror in words: routing tables, `make status`, and `make diff`'s traffic lines."""
+
 from __future__ import annotations
 
 import subprocess
@@ -35,9 +36,15 @@ def test_routing_table_shows_the_mirror_after_its_route(config):
 
 def test_a_mirror_without_a_percentage_reads_as_100(config):
     """Istio's default when mirrorPercentage is absent, for a VirtualService written by another program version."""
-    vs = {"kind": "VirtualService", "metadata": {"name": "front"}, "spec": {"http": [
-        {"route": [{"destination": {"host": "front", "subset": "blue"}}], "mirror": {"host": "front", "subset": "green"}},
-    ]}}
+    vs = {
+        "kind": "VirtualService",
+        "metadata": {"name": "front"},
+        "spec": {
+            "http": [
+                {"route": [{"destination": {"host": "front", "subset": "blue"}}], "mirror": {"host": "front", "subset": "green"}},
+            ]
+        },
+    }
     assert routing_tables([vs])["front"] == [("default", "blue", 100), ("mirror of default", "green", 100)]
 
 
@@ -51,12 +58,21 @@ def test_traffic_from_rows_keeps_the_mirror_apart_from_split_and_preview(config)
     [
         (BLUE, MIRRORED, ["front mirror: off -> 10% of blue copied to green"]),
         (MIRRORED, BLUE, ["front mirror: 10% of blue copied to green -> off"]),
-        (MIRRORED, traffic.Traffic((("blue", 100),), ("green",), ("green", 0.5)),
-         ["front mirror: 10% of blue copied to green -> 0.5% of blue copied to green"]),
+        (
+            MIRRORED,
+            traffic.Traffic((("blue", 100),), ("green",), ("green", 0.5)),
+            ["front mirror: 10% of blue copied to green -> 0.5% of blue copied to green"],
+        ),
         # A flip that keeps the mirror turns it around: the old color now gets the copies.
-        (MIRRORED, traffic.Traffic((("green", 100),), ("blue",), ("blue", 10)),
-         ["front: blue 100% -> green 100%", "front preview: green -> blue",
-          "front mirror: 10% of blue copied to green -> 10% of green copied to blue"]),
+        (
+            MIRRORED,
+            traffic.Traffic((("green", 100),), ("blue",), ("blue", 10)),
+            [
+                "front: blue 100% -> green 100%",
+                "front preview: green -> blue",
+                "front mirror: 10% of blue copied to green -> 10% of green copied to blue",
+            ],
+        ),
     ],
     ids=["on", "off", "percent", "flip"],
 )
@@ -81,7 +97,7 @@ def test_plan_prints_the_mirror_row(tmp_path):
     path.write_text(edit_text(path.read_text(), PROJECT, {"apps.front.mirror.percent": 10}))
     result = plan_cli(root, "stg")
     assert result.returncode == 0, result.stdout + result.stderr
-    table = result.stdout[result.stdout.index("routing: front"):]
+    table = result.stdout[result.stdout.index("routing: front") :]
     [row] = [line for line in table.splitlines() if "mirror of default" in line]
     assert [cell.strip() for cell in row.split("│")[1:4]] == ["mirror of default", "green", "10"]
 

@@ -1,4 +1,5 @@
 """The real-engine tier: every test here is marked e2e, which `make test` deselects and `make e2e` selects."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ program: `pulumi ... --client`), because the `pulumi-language-python` host is no
 module and so cannot be built here; everything else (engine, state backend, providers, policy-pack
 host) is the real thing.
 """
+
 from __future__ import annotations
 
 import json
@@ -75,7 +76,9 @@ class LocalStack:
         leftover = "already exists" in self.cli("stack", "init", name, check=False).stderr
         pulumi_root = str(Path(shutil.which("pulumi", path=env["PATH"]) or "pulumi").parent.parent)
         workspace = auto.LocalWorkspace(
-            work_dir=str(work_dir), program=run_project_program, env_vars=env,
+            work_dir=str(work_dir),
+            program=run_project_program,
+            env_vars=env,
             pulumi_command=auto.PulumiCommand(root=pulumi_root),
         )
         self.stack = auto.Stack.select(name, workspace)
@@ -133,6 +136,9 @@ def is_subset(planned: Any, live: Any, path: str = "") -> list[str]:
     if isinstance(planned, list):
         if not isinstance(live, list) or len(live) != len(planned):
             return [f"{path}: planned {planned!r}, live {live!r}"]
-        return [d for i, (p, l) in enumerate(zip(planned, live)) for d in is_subset(p, l, f"{path}[{i}]")]
+        return [
+            d
+            for i, (planned_item, live_item) in enumerate(zip(planned, live, strict=False))
+            for d in is_subset(planned_item, live_item, f"{path}[{i}]")
+        ]
     return [] if planned == live or str(planned) == str(live) else [f"{path}: planned {planned!r}, live {live!r}"]
-

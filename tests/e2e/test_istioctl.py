@@ -1,4 +1,5 @@
 """The real istioctl (the stack files' release) accepts what the offline plan renders for stg and prod."""
+
 from __future__ import annotations
 
 import re
@@ -15,7 +16,9 @@ ACCEPTED_WARNINGS = {"IST0133"}
 
 
 def plan(stack: str):
-    subprocess.run([str(ROOT / "venv" / "bin" / "python"), "-m", "cli", "plan", "--stack", stack], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [str(ROOT / "venv" / "bin" / "python"), "-m", "cli", "plan", "--stack", stack], cwd=ROOT, check=True, capture_output=True
+    )
     return ROOT / "build" / stack / "manifests"
 
 
@@ -23,8 +26,12 @@ def plan(stack: str):
 def test_manifest_generate_accepts_the_rendered_istio_operator_and_renders_the_budgets(stack, budgets, env):
     """More than one gateway (stg, prod) or istiod (prod) pod: the charts render their PodDisruptionBudgets."""
     manifests = plan(stack)
-    done = subprocess.run(["istioctl", "manifest", "generate", "-f", str(manifests / "istiooperator-istio-system-istio.yaml")],
-                          env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        ["istioctl", "manifest", "generate", "-f", str(manifests / "istiooperator-istio-system-istio.yaml")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert done.returncode == 0, done.stderr
     documents = [d for d in yaml.safe_load_all(done.stdout) if d]
     assert {"Deployment", "Service", "MutatingWebhookConfiguration"} <= {d["kind"] for d in documents}

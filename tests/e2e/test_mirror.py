@@ -4,6 +4,7 @@ pack, refused when the idle color cannot take the copies, and off again.
 The stack is `mirror`, one app `shadow` in its own namespaces (nothing shared with Pulumi.local.yaml's stack,
 so both can live on the e2e cluster), destroyed at the end.
 """
+
 from __future__ import annotations
 
 import copy

@@ -1,6 +1,7 @@
 """Pulumi.local.yaml through the real engine, on live objects: first up, no drift, plan parity, flip,
 canary, the switch gate (readiness and real-Prometheus metrics), the policy pack, bad input, destroy.
 The tests run in order on one stack, as a user would."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,6 +11,9 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
+from tests.app.test_promotion_prometheus import (
+    prometheus_url,  # noqa: F401  (the real Prometheus fixture)
+)
 from tests.conftest import ROOT
 from tests.e2e.harness import (
     LocalStack,
@@ -17,9 +21,6 @@ from tests.e2e.harness import (
     kubectl_json,
     last_applied,
     live_weights,
-)
-from tests.app.test_promotion_prometheus import (
-    prometheus_url,  # noqa: F401  (the real Prometheus fixture)
 )
 
 APPS = {"front": "app", "api": "api"}  # app -> namespace, as in Pulumi.local.yaml
@@ -68,8 +69,13 @@ def test_first_up_makes_every_deployment_available_and_routes_to_the_active_colo
 def test_front_may_call_api_across_namespaces_on_the_live_policies(env):
     """Pulumi.local.yaml's front (namespace app) calls api (namespace api): both policies admit it."""
     netpol = kubectl_json(env, "get", "networkpolicy", "api-callers", "-n", "api")["spec"]
-    selected = [e["values"] for rule in netpol["ingress"] for peer in rule["from"]
-                for e in peer.get("namespaceSelector", {}).get("matchExpressions", []) if e["key"] == "kubernetes.io/metadata.name"]
+    selected = [
+        e["values"]
+        for rule in netpol["ingress"]
+        for peer in rule["from"]
+        for e in peer.get("namespaceSelector", {}).get("matchExpressions", [])
+        if e["key"] == "kubernetes.io/metadata.name"
+    ]
     assert selected == [["api", "app"]]
     authz = kubectl_json(env, "get", "authorizationpolicies.security.istio.io", "api-callers", "-n", "api")["spec"]
     assert authz["action"] == "ALLOW"
@@ -82,14 +88,21 @@ def test_no_drift_right_after_up(local_stack: LocalStack):
 
 
 def test_offline_plan_is_what_pulumi_up_sent(env):
-    subprocess.run([str(ROOT / "venv" / "bin" / "python"), "-m", "cli", "plan", "--stack", "local"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [str(ROOT / "venv" / "bin" / "python"), "-m", "cli", "plan", "--stack", "local"], cwd=ROOT, check=True, capture_output=True
+    )
     differences, compared = [], 0
     for manifest in sorted((ROOT / "build" / "local" / "manifests").glob("*.yaml")):
         planned = yaml.safe_load(manifest.read_text())
         meta = planned["metadata"]
         where = ["-n", meta["namespace"]] if "namespace" in meta else []
-        live = kubectl_json(env, "get", f"{planned['kind'].lower()}.{planned['apiVersion'].split('/')[0]}"
-                            if "/" in planned["apiVersion"] else planned["kind"].lower(), meta["name"], *where)
+        live = kubectl_json(
+            env,
+            "get",
+            f"{planned['kind'].lower()}.{planned['apiVersion'].split('/')[0]}" if "/" in planned["apiVersion"] else planned["kind"].lower(),
+            meta["name"],
+            *where,
+        )
         for key in ("spec", "data"):
             if key in planned:
                 differences += is_subset(planned[key], live.get(key), f"{manifest.name}:{key}")
@@ -214,8 +227,19 @@ def test_destroy_removes_everything(local_stack: LocalStack, env):
         terminating = gone.returncode == 0 and kubectl_json(env, "get", "namespace", namespace)["status"].get("phase") == "Terminating"
         assert gone.returncode != 0 or terminating, f"namespace {namespace} still there"
     leftovers = subprocess.run(
-        ["kubectl", "get", "virtualservices.networking.istio.io,gateways.networking.istio.io,authorizationpolicies.security.istio.io",
-         "-A", "-l", "app.kubernetes.io/managed-by=pulumi", "-o", "name"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            "kubectl",
+            "get",
+            "virtualservices.networking.istio.io,gateways.networking.istio.io,authorizationpolicies.security.istio.io",
+            "-A",
+            "-l",
+            "app.kubernetes.io/managed-by=pulumi",
+            "-o",
+            "name",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     assert leftovers == []

@@ -6,6 +6,7 @@ stacks), with steps 10/50/100 and a 3 s bake. Synthetic Istio series: green heal
 in order, as a user would: a healthy release to green, an unhealthy one to blue, a color scaled to 0, a
 Ctrl-C, a SIGTERM mid-`up`, and a hard stop that a re-run resumes.
 """
+
 from __future__ import annotations
 
 import copy
@@ -39,7 +40,9 @@ def release_stack_file(path) -> None:
     config = document["config"]
     front = copy.deepcopy(config[f"{PROJECT}:apps"]["front"])
     front.update(
-        namespace=NAMESPACE, hosts=["front.release.example.com"], readinessTimeout="10s",
+        namespace=NAMESPACE,
+        hosts=["front.release.example.com"],
+        readinessTimeout="10s",
         promotion={"steps": [10, 50, 100], "bake": f"{BAKE}s"},
     )
     config[f"{PROJECT}:gateway"] = {"name": "release-gateway", "namespace": NAMESPACE, "hosts": ["front.release.example.com"]}
@@ -136,7 +139,9 @@ def test_a_release_to_the_healthy_color_walks_every_step_and_ends_flipped(releas
     for record in outcome.records:
         held = record.bake_seconds if record.weight != FLIP else 0
         assert held == 0 or BAKE <= held < BAKE + 2
-        print(f"\nstep {record.label} ({record.weight}%): {record.up_seconds:.1f}s beyond its {held:.1f}s bake (edit, plan check, pulumi up)")
+        print(
+            f"\nstep {record.label} ({record.weight}%): {record.up_seconds:.1f}s beyond its {held:.1f}s bake (edit, plan check, pulumi up)"
+        )
     assert (front(release_stack)["activeColor"], front(release_stack)["canaryWeight"]) == ("green", 0)
 
 

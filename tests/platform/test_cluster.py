@@ -1,4 +1,5 @@
 """components/platform/cluster.py: pulumi_gcp.compute loads without a deprecation warning (fresh interpreter)."""
+
 from __future__ import annotations
 
 import subprocess

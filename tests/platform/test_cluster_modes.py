@@ -1,4 +1,5 @@
 """cluster.mode kubeconfig and istio.mode existing: any conformant cluster with a mesh installed elsewhere."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,10 +29,22 @@ def test_kubeconfig_mode_needs_no_gcp_keys(config):
 @pytest.mark.parametrize(
     ("cluster", "expected"),
     [
-        ({"mode": "kubeconfig", "name": "c", "manage": True}, ["cluster.name: applies only when cluster.mode is gke", "cluster.manage: applies only when cluster.mode is gke"]),
-        ({"mode": "kubeconfig", "masterIpv4CidrBlock": "172.16.0.0/28"}, ["cluster.masterIpv4CidrBlock: applies only when cluster.mode is gke"]),
-        ({"mode": "gke", "name": "web", "location": "europe-west1", "project": "acme-web", "context": "kind"}, ["cluster.context: applies only when cluster.mode is kubeconfig"]),
-        ({"mode": "gke", "location": "europe-west1"}, ["cluster.name: is required when cluster.mode is gke", "cluster.project: is required when cluster.mode is gke"]),
+        (
+            {"mode": "kubeconfig", "name": "c", "manage": True},
+            ["cluster.name: applies only when cluster.mode is gke", "cluster.manage: applies only when cluster.mode is gke"],
+        ),
+        (
+            {"mode": "kubeconfig", "masterIpv4CidrBlock": "172.16.0.0/28"},
+            ["cluster.masterIpv4CidrBlock: applies only when cluster.mode is gke"],
+        ),
+        (
+            {"mode": "gke", "name": "web", "location": "europe-west1", "project": "acme-web", "context": "kind"},
+            ["cluster.context: applies only when cluster.mode is kubeconfig"],
+        ),
+        (
+            {"mode": "gke", "location": "europe-west1"},
+            ["cluster.name: is required when cluster.mode is gke", "cluster.project: is required when cluster.mode is gke"],
+        ),
         ({"mode": "kind"}, ["cluster.mode: must be 'gke' or 'kubeconfig', got 'kind'"]),
     ],
 )

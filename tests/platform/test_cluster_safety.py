@@ -1,4 +1,5 @@
 """Issue 11: image pull access, ADC kubeconfig, fixed-name replacements, an existing cluster's fit."""
+
 from __future__ import annotations
 
 import json
@@ -121,7 +122,9 @@ def test_node_pool_is_replaced_delete_first_and_the_cluster_is_protected(run_sta
 
 
 def tree(rec: Recording) -> TreePlan:
-    return TreePlan({r.urn: {"urn": r.urn, "type": r.type, "name": r.name, "inputs": r.inputs, "options": r.options} for r in rec.resources}, {}, {})
+    return TreePlan(
+        {r.urn: {"urn": r.urn, "type": r.type, "name": r.name, "inputs": r.inputs, "options": r.options} for r in rec.resources}, {}, {}
+    )
 
 
 def test_diff_refuses_a_cluster_replacement_and_shows_a_pool_replacement_loudly(run_stack, config):

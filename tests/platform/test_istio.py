@@ -1,4 +1,5 @@
 """Istio from the IstioOperator spec: rendered document, istioctl install/uninstall scripts, addons, outputs."""
+
 from __future__ import annotations
 
 import json
@@ -37,7 +38,11 @@ def test_operator_document_carries_the_users_spec_and_platform_defaults(run_stac
         "components": {
             "cni": {"enabled": True},
             "ingressGateways": [
-                {"name": "istio-ingressgateway", "enabled": True, "k8s": {"nodeSelector": {"pool": "edge"}, "hpaSpec": {"minReplicas": 2, "maxReplicas": 5}}}
+                {
+                    "name": "istio-ingressgateway",
+                    "enabled": True,
+                    "k8s": {"nodeSelector": {"pool": "edge"}, "hpaSpec": {"minReplicas": 2, "maxReplicas": 5}},
+                }
             ],
         },
         "values": {"global": {"platform": "gke"}},
@@ -75,10 +80,26 @@ def test_default_spec_installs_an_ingress_gateway_on_the_pool(config):
                 # The preview gate matches client addresses: the load balancer must not SNAT them.
                 "service": {"externalTrafficPolicy": "Local"},
                 # Gateway pods prefer other nodes, then other zones.
-                "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
-                    {"weight": 100, "podAffinityTerm": {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "kubernetes.io/hostname"}},
-                    {"weight": 50, "podAffinityTerm": {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "topology.kubernetes.io/zone"}},
-                ]}},
+                "affinity": {
+                    "podAntiAffinity": {
+                        "preferredDuringSchedulingIgnoredDuringExecution": [
+                            {
+                                "weight": 100,
+                                "podAffinityTerm": {
+                                    "labelSelector": {"matchLabels": {"istio": "ingressgateway"}},
+                                    "topologyKey": "kubernetes.io/hostname",
+                                },
+                            },
+                            {
+                                "weight": 50,
+                                "podAffinityTerm": {
+                                    "labelSelector": {"matchLabels": {"istio": "ingressgateway"}},
+                                    "topologyKey": "topology.kubernetes.io/zone",
+                                },
+                            },
+                        ]
+                    }
+                },
             },
         }
     ]
@@ -98,7 +119,9 @@ def test_chart_min_replicas_follow_hpa_spec_so_the_budgets_render(config, gatewa
         "components": {
             "cni": {"enabled": True},
             "pilot": {"k8s": {"hpaSpec": {"minReplicas": pilot_min, "maxReplicas": 5}}},
-            "ingressGateways": [{"name": "istio-ingressgateway", "enabled": True, "k8s": {"hpaSpec": {"minReplicas": gateway_min, "maxReplicas": 5}}}],
+            "ingressGateways": [
+                {"name": "istio-ingressgateway", "enabled": True, "k8s": {"hpaSpec": {"minReplicas": gateway_min, "maxReplicas": 5}}}
+            ],
         }
     }
     stack = parse_stack_config(config)
@@ -106,10 +129,19 @@ def test_chart_min_replicas_follow_hpa_spec_so_the_budgets_render(config, gatewa
 
 
 def test_a_spec_that_places_its_gateway_keeps_its_own_affinity(config):
-    own = {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [
-        {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "topology.kubernetes.io/zone"}]}}
-    config["istio"]["operator"] = {"components": {"cni": {"enabled": True}, "ingressGateways": [
-        {"name": "istio-ingressgateway", "enabled": True, "k8s": {"affinity": own}}]}}
+    own = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {"labelSelector": {"matchLabels": {"istio": "ingressgateway"}}, "topologyKey": "topology.kubernetes.io/zone"}
+            ]
+        }
+    }
+    config["istio"]["operator"] = {
+        "components": {
+            "cni": {"enabled": True},
+            "ingressGateways": [{"name": "istio-ingressgateway", "enabled": True, "k8s": {"affinity": own}}],
+        }
+    }
     stack = parse_stack_config(config)
     gateway = operator_document(stack.istio, placement(stack.node_pool))["spec"]["components"]["ingressGateways"][0]
     assert gateway["k8s"]["affinity"] == own
@@ -117,7 +149,10 @@ def test_a_spec_that_places_its_gateway_keeps_its_own_affinity(config):
 
 def test_cluster_ip_gateways_get_no_external_traffic_policy(config):
     config["istio"]["operator"] = {
-        "components": {"cni": {"enabled": True}, "ingressGateways": [{"name": "internal", "enabled": True, "k8s": {"service": {"type": "ClusterIP"}}}]}
+        "components": {
+            "cni": {"enabled": True},
+            "ingressGateways": [{"name": "internal", "enabled": True, "k8s": {"service": {"type": "ClusterIP"}}}],
+        }
     }
     stack = parse_stack_config(config)
     gateway = operator_document(stack.istio, placement(stack.node_pool))["spec"]["components"]["ingressGateways"][0]
@@ -222,7 +257,7 @@ def test_install_urn_is_pinned_and_renames_go_through_aliases(run_stack, config)
 
 def test_uninstall_on_destroy_is_an_install_mode_key(config):
     config["istio"] = {"mode": "existing", "uninstallOnDestroy": True}
-    with pytest.raises(ConfigError, match="istio.uninstallOnDestroy: applies only when istio.mode is install"):
+    with pytest.raises(ConfigError, match=r"istio.uninstallOnDestroy: applies only when istio.mode is install"):
         parse_stack_config(config)
 
 
@@ -248,7 +283,13 @@ def fake_istioctl(tmp_path):
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
 
     def run(command: str, version: str, stdin: str = "") -> subprocess.CompletedProcess:
-        env = {**os.environ, "PATH": f"{script.parent}:{os.environ['PATH']}", "FAKE_VERSION": version, "LOG": str(tmp_path), KUBECONFIG_ENV: "kubeconfig: text"}
+        env = {
+            **os.environ,
+            "PATH": f"{script.parent}:{os.environ['PATH']}",
+            "FAKE_VERSION": version,
+            "LOG": str(tmp_path),
+            KUBECONFIG_ENV: "kubeconfig: text",
+        }
         return subprocess.run(["/bin/sh", "-c", command], input=stdin, env=env, capture_output=True, text=True, timeout=20)
 
     return run, tmp_path
@@ -278,7 +319,7 @@ def test_uninstall_scope(fake_istioctl, revision, scope):
     run, log = fake_istioctl
     assert run(uninstall_script(revision), "any").returncode == 0
     args = (log / "args").read_text().split()
-    assert args[0] == "uninstall" and args[-len(scope):] == scope and "-y" in args
+    assert args[0] == "uninstall" and args[-len(scope) :] == scope and "-y" in args
 
 
 def test_addons_are_pinned_wired_and_internal(run_stack, config):

@@ -1,4 +1,5 @@
 """Mesh security: STRICT mTLS and NetworkPolicy per app namespace, HTTPS Gateway, TLS on prod."""
+
 from __future__ import annotations
 
 import pytest
@@ -72,7 +73,7 @@ def test_tls_makes_preview_urls_https(run_stack, config):
 def test_prod_stack_without_tls_is_refused_before_anything_is_registered(run_stack, config):
     import pulumi
 
-    with pytest.raises(pulumi.RunError, match="gateway.tls: is required for stack prod"):
+    with pytest.raises(pulumi.RunError, match=r"gateway.tls: is required for stack prod"):
         run_stack(config, stack="prod")
 
 

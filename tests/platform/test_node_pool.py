@@ -1,4 +1,5 @@
 """The cluster (lookup or creation), the node pool, its service account, the provider and pod placement."""
+
 from __future__ import annotations
 
 import base64
@@ -36,7 +37,9 @@ def test_managed_cluster_is_created_private_with_its_default_pool_removed(run_st
     cluster = find(rec, ":Cluster", "acme-stg").inputs
     assert cluster["removeDefaultNodePool"] is True and cluster["initialNodeCount"] == 1
     assert cluster["privateClusterConfig"] == {
-        "enablePrivateNodes": True, "enablePrivateEndpoint": False, "masterIpv4CidrBlock": "172.16.0.0/28"
+        "enablePrivateNodes": True,
+        "enablePrivateEndpoint": False,
+        "masterIpv4CidrBlock": "172.16.0.0/28",
     }
     assert cluster["workloadIdentityConfig"] == {"workloadPool": "acme-stg.svc.id.goog"}
     assert cluster["datapathProvider"] == "ADVANCED_DATAPATH"
@@ -94,7 +97,10 @@ def test_node_pool_is_hardened_and_autoscaled(run_stack, config):
     assert pool["management"] == {"autoRepair": True, "autoUpgrade": True}
     node = pool["nodeConfig"]
     assert (node["machineType"], node["diskSizeGb"], node["diskType"], node["imageType"]) == (
-        "n2-standard-8", 200, "pd-balanced", "COS_CONTAINERD"
+        "n2-standard-8",
+        200,
+        "pd-balanced",
+        "COS_CONTAINERD",
     )
     assert node["shieldedInstanceConfig"] == {"enableSecureBoot": True, "enableIntegrityMonitoring": True}
     assert node["workloadMetadataConfig"] == {"mode": "GKE_METADATA"}
@@ -106,7 +112,8 @@ def test_node_pool_is_hardened_and_autoscaled(run_stack, config):
     members = rec.of_type("gcp:projects/iAMMember:IAMMember")
     # GKE's node role on the cluster's project; image reads there and on the images' project (acme).
     assert sorted((m.inputs["role"], m.inputs["project"]) for m in members) == [
-        ("roles/artifactregistry.reader", "acme"), ("roles/artifactregistry.reader", "acme-stg"),
+        ("roles/artifactregistry.reader", "acme"),
+        ("roles/artifactregistry.reader", "acme-stg"),
         ("roles/container.defaultNodeServiceAccount", "acme-stg"),
     ]
     assert set(NODE_ROLES) == {m.inputs["role"] for m in members}

@@ -1,4 +1,5 @@
 """The pack started the way the Pulumi CLI starts it, driven over the analyzer gRPC protocol."""
+
 from __future__ import annotations
 
 import subprocess
@@ -22,7 +23,10 @@ def analyzer():
     # `pulumi preview --policy-pack policies` runs `python -u -m pulumi.policy <engine> <pack dir>`; the pack prints its port.
     proc = subprocess.Popen(
         [sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:0", str(PACK)],
-        cwd=PACK, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=PACK,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stderr is not None  # both piped
     try:
@@ -58,7 +62,9 @@ def test_resource_policies_report_over_grpc(analyzer):
     pool = node_pool()
     props = edited([pool], "NodePool", lambda p: p["management"].update(autoRepair=False))[0].props
     response = analyzer.Analyze(analyzer_pb2.AnalyzeRequest(type=pool.type, properties=struct(props), urn=pool.urn, name=pool.name))
-    assert diagnostics(response) == [("node-pool-hardening", analyzer_pb2.MANDATORY, "", "NodePool apps: management.autoRepair must be true")]
+    assert diagnostics(response) == [
+        ("node-pool-hardening", analyzer_pb2.MANDATORY, "", "NodePool apps: management.autoRepair must be true")
+    ]
 
 
 def test_pack_config_raises_a_level_over_grpc(analyzer):
@@ -66,26 +72,40 @@ def test_pack_config_raises_a_level_over_grpc(analyzer):
     props = edited([blue], "Deployment", lambda p: p["spec"]["template"]["spec"]["containers"][0].update(image="r/front:main"))[0].props
     request = analyzer_pb2.AnalyzeRequest(type=blue.type, properties=struct(props), urn=blue.urn, name=blue.name)
     assert diagnostics(analyzer.Analyze(request)) == []  # a `main` tag is pinned enough by default
-    analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={
-        "image-pinned": analyzer_pb2.PolicyConfig(enforcementLevel=analyzer_pb2.MANDATORY, properties=struct({"requireImmutableTag": True})),
-    }))
+    analyzer.Configure(
+        analyzer_pb2.ConfigureAnalyzerRequest(
+            policyConfig={
+                "image-pinned": analyzer_pb2.PolicyConfig(
+                    enforcementLevel=analyzer_pb2.MANDATORY, properties=struct({"requireImmutableTag": True})
+                ),
+            }
+        )
+    )
     [(name, level, _, message)] = diagnostics(analyzer.Analyze(request))
     assert (name, level) == ("image-pinned", analyzer_pb2.MANDATORY) and "needs a digest or an immutable version tag" in message
 
 
 def _stack_request(resources) -> analyzer_pb2.AnalyzeStackRequest:
-    return analyzer_pb2.AnalyzeStackRequest(resources=[
-        analyzer_pb2.AnalyzerResource(type=r.type, properties=struct(dict(r.props)), urn=r.urn, name=r.name, dependencies=list(r.dependencies))
-        for r in resources
-    ])
+    return analyzer_pb2.AnalyzeStackRequest(
+        resources=[
+            analyzer_pb2.AnalyzerResource(
+                type=r.type, properties=struct(dict(r.props)), urn=r.urn, name=r.name, dependencies=list(r.dependencies)
+            )
+            for r in resources
+        ]
+    )
 
 
 def test_stack_policies_report_over_grpc(analyzer):
     assert diagnostics(analyzer.AnalyzeStack(_stack_request(good_stack(idle_weight=10)))) == []
     flipped = edited(good_stack(active="green"), "Deployment", lambda p: p["spec"].update(replicas=1), name="front-green")
     vs = next(r for r in flipped if r.type.endswith("VirtualService"))
-    assert diagnostics(analyzer.AnalyzeStack(_stack_request(flipped))) == [(
-        "flip-target-provisioned", analyzer_pb2.MANDATORY, vs.urn,
-        "VirtualService app/front: the active color green has 1 replicas while blue still runs 3; it needs at least 1 x 3 "
-        "(scale green up first, scale blue down after the flip)",
-    )]
+    assert diagnostics(analyzer.AnalyzeStack(_stack_request(flipped))) == [
+        (
+            "flip-target-provisioned",
+            analyzer_pb2.MANDATORY,
+            vs.urn,
+            "VirtualService app/front: the active color green has 1 replicas while blue still runs 3; it needs at least 1 x 3 "
+            "(scale green up first, scale blue down after the flip)",
+        )
+    ]

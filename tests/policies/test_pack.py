@@ -1,4 +1,5 @@
 """The pack as CrossGuard loads it: policy objects, config handling, the adapter over SDK proxies."""
+
 from __future__ import annotations
 
 import json
@@ -98,15 +99,19 @@ def test_resource_policy_reads_sdk_props_and_tolerates_unknowns():
 
 def test_stack_policy_reports_against_the_resource_urn_with_pack_config():
     stack = edited(good_stack(active="green"), "Deployment", lambda p: p["spec"].update(replicas=2), name="front-green")
-    resources = [PolicyResource(r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name, _options(), None, None, [], {}) for r in stack]
+    resources = [
+        PolicyResource(r.type, unknown_checking_proxy(dict(r.props)), r.urn, r.name, _options(), None, None, [], {}) for r in stack
+    ]
     policy = built_policy(StackValidationPolicy, "flip-target-provisioned")
     reported: list[tuple[str, str | None]] = []
     policy.validate(StackValidationArgs(resources, {}), lambda message, urn: reported.append((message, urn)))
-    assert reported == [(
-        "VirtualService app/front: the active color green has 2 replicas while blue still runs 3; it needs at least 1 x 3 "
-        "(scale green up first, scale blue down after the flip)",
-        next(r.urn for r in stack if r.type.endswith("VirtualService")),
-    )]
+    assert reported == [
+        (
+            "VirtualService app/front: the active color green has 2 replicas while blue still runs 3; it needs at least 1 x 3 "
+            "(scale green up first, scale blue down after the flip)",
+            next(r.urn for r in stack if r.type.endswith("VirtualService")),
+        )
+    ]
     reported.clear()
     policy.validate(StackValidationArgs(resources, {"minActiveReplicaRatio": 0.5}), lambda message, urn: reported.append((message, urn)))
     assert reported == []
@@ -137,8 +142,14 @@ def test_config_levels_all_and_per_policy():
     [
         ({"no-such-policy": "mandatory"}, "unknown policies: no-such-policy"),
         ({"image-pinned": {"requireDigest": True}}, "image-pinned.requireDigest: unknown property"),
-        ({"flip-target-provisioned": {"minActiveReplicaRatio": "1"}}, "flip-target-provisioned.minActiveReplicaRatio: '1' is not of type 'number'"),
-        ({"flip-target-provisioned": {"minActiveReplicaRatio": -5}}, "flip-target-provisioned.minActiveReplicaRatio: -5 is less than the minimum of 0"),
+        (
+            {"flip-target-provisioned": {"minActiveReplicaRatio": "1"}},
+            "flip-target-provisioned.minActiveReplicaRatio: '1' is not of type 'number'",
+        ),
+        (
+            {"flip-target-provisioned": {"minActiveReplicaRatio": -5}},
+            "flip-target-provisioned.minActiveReplicaRatio: -5 is less than the minimum of 0",
+        ),
         ({"pod-probes": "blocking"}, "pod-probes: enforcementLevel must be one of advisory, mandatory, disabled, got 'blocking'"),
     ],
 )

@@ -1,4 +1,5 @@
 """The pack inside `make plan`: default stacks pass clean, a bad stack fails the plan like preview would."""
+
 from __future__ import annotations
 
 import shutil
@@ -99,5 +100,7 @@ def test_plan_fails_on_a_missing_or_invalid_pack_config(tmp_path):
     bad.write_text('{"pod-probes": {"enforcementLevel": "mandatory", "probes": 2}}')
     text, passed = run("stg", recording, bad)
     assert not passed and text == f"invalid policy pack config {bad}: pod-probes.probes: unknown property (known: none)"
-    assert run("stg", recording) == ("policy pack config: policies/config/stg.json\n"
-                                     "Policies: bluegreen-guardrails@v0.1.0: 15 policies, no violations", True)
+    assert run("stg", recording) == (
+        "policy pack config: policies/config/stg.json\nPolicies: bluegreen-guardrails@v0.1.0: 15 policies, no violations",
+        True,
+    )

@@ -1,7 +1,9 @@
 """Every rule passes on a compliant stack and fails, naming the resource, on each thing it guards."""
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -57,10 +59,16 @@ def test_compliant_stack_passes_every_rule(name, stack):
 
 def _default_weights(blue: int, green: int):
     host = "front.app.svc.cluster.local"
-    return set_path("spec", "http", 1, "route", [
-        {"destination": {"host": host, "subset": "blue"}, "weight": blue},
-        {"destination": {"host": host, "subset": "green"}, "weight": green},
-    ])
+    return set_path(
+        "spec",
+        "http",
+        1,
+        "route",
+        [
+            {"destination": {"host": host, "subset": "blue"}, "weight": blue},
+            {"destination": {"host": host, "subset": "green"}, "weight": green},
+        ],
+    )
 
 
 def test_canary_split_summing_to_100_passes_routing_safety():
@@ -70,19 +78,33 @@ def test_canary_split_summing_to_100_passes_routing_safety():
 @pytest.mark.parametrize(
     "break_it, expected",
     [
-        (lambda s: edited(s, "VirtualService", _default_weights(90, 5)),
-         "VirtualService app/front: http[1] (default): route weights sum to 95, not 100"),
-        (lambda s: edited(s, "VirtualService", set_path("spec", "http", 0, "route", 0, "destination", "host", "back.app.svc.cluster.local")),
-         "http[0] (preview-header) -> back.app.svc.cluster.local subset green: host does not resolve to a Service"),
+        (
+            lambda s: edited(s, "VirtualService", _default_weights(90, 5)),
+            "VirtualService app/front: http[1] (default): route weights sum to 95, not 100",
+        ),
+        (
+            lambda s: edited(
+                s, "VirtualService", set_path("spec", "http", 0, "route", 0, "destination", "host", "back.app.svc.cluster.local")
+            ),
+            "http[0] (preview-header) -> back.app.svc.cluster.local subset green: host does not resolve to a Service",
+        ),
         (lambda s: without(s, "front", "Service"), "front.app.svc.cluster.local subset blue: host does not resolve to a Service"),
-        (lambda s: edited(s, "DestinationRule", set_path("spec", "subsets", [{"name": "blue", "labels": {"version": "blue"}}])),
-         "no DestinationRule for front.app.svc.cluster.local defines subset 'green'"),
-        (lambda s: without(s, "front-green", "Deployment"),
-         "subset green: the subset selects no Deployment (a color without an image is not deployed)"),
-        (lambda s: edited(s, "Deployment", set_path("spec", "replicas", 0), name="front-green"),
-         "Deployment app/front-green has replicas 0, needs at least 1"),
-        (lambda s: edited(s, "Deployment", set_path(*CONTAINER, "image", ""), name="front-green"),
-         "Deployment app/front-green container 'front' has no image"),
+        (
+            lambda s: edited(s, "DestinationRule", set_path("spec", "subsets", [{"name": "blue", "labels": {"version": "blue"}}])),
+            "no DestinationRule for front.app.svc.cluster.local defines subset 'green'",
+        ),
+        (
+            lambda s: without(s, "front-green", "Deployment"),
+            "subset green: the subset selects no Deployment (a color without an image is not deployed)",
+        ),
+        (
+            lambda s: edited(s, "Deployment", set_path("spec", "replicas", 0), name="front-green"),
+            "Deployment app/front-green has replicas 0, needs at least 1",
+        ),
+        (
+            lambda s: edited(s, "Deployment", set_path(*CONTAINER, "image", ""), name="front-green"),
+            "Deployment app/front-green container 'front' has no image",
+        ),
     ],
     ids=["weights", "unknown-host", "no-service", "no-subset", "no-deployment", "zero-replicas", "no-image"],
 )
@@ -94,10 +116,15 @@ def test_routing_safety_fails(break_it, expected):
 def test_routing_safety_accepts_service_entry_hosts():
     stack = edited(good_stack(), "VirtualService", set_path("spec", "tcp", [{"route": [{"destination": {"host": "db.example.com"}}]}]))
     assert any("db.example.com: host does not resolve" in m for m in messages("routing-safety", stack))
-    entry = k8s("kubernetes:networking.istio.io/v1:ServiceEntry", {
-        "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
-        "metadata": {"name": "db", "namespace": "app"}, "spec": {"hosts": ["db.example.com"]},
-    })
+    entry = k8s(
+        "kubernetes:networking.istio.io/v1:ServiceEntry",
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "ServiceEntry",
+            "metadata": {"name": "db", "namespace": "app"},
+            "spec": {"hosts": ["db.example.com"]},
+        },
+    )
     assert messages("routing-safety", [*stack, entry]) == []
 
 
@@ -111,10 +138,14 @@ def test_a_mirror_to_a_serving_color_passes_routing_safety():
 @pytest.mark.parametrize(
     "break_it, expected",
     [
-        (lambda s: edited(s, "Deployment", set_path("spec", "replicas", 0), name="front-green"),
-         "http[1] (default) mirror -> front.app.svc.cluster.local subset green: Deployment app/front-green has replicas 0"),
-        (lambda s: without(s, "front-green", "Deployment"),
-         "http[1] (default) mirror -> front.app.svc.cluster.local subset green: the subset selects no Deployment"),
+        (
+            lambda s: edited(s, "Deployment", set_path("spec", "replicas", 0), name="front-green"),
+            "http[1] (default) mirror -> front.app.svc.cluster.local subset green: Deployment app/front-green has replicas 0",
+        ),
+        (
+            lambda s: without(s, "front-green", "Deployment"),
+            "http[1] (default) mirror -> front.app.svc.cluster.local subset green: the subset selects no Deployment",
+        ),
     ],
     ids=["zero-replicas", "no-deployment"],
 )
@@ -158,12 +189,18 @@ def test_canary_to_a_ready_color_passes():
 @pytest.mark.parametrize(
     "break_it, expected",
     [
-        (lambda s: edited(s, "Deployment", set_path(*CONTAINER, "readinessProbe", _DELETE), name="front-green"),
-         "gives 10% to green, but Deployment app/front-green container 'front' has no readinessProbe"),
-        (lambda s: edited(s, "Deployment", set_path("metadata", "annotations", {"pulumi.com/skipAwait": "true"}), name="front-green"),
-         "Deployment app/front-green is annotated pulumi.com/skipAwait"),
-        (lambda s: replaced(s, virtual_service("blue", 10, depends=(s[2].urn,))),
-         "Deployment app/front-green is not a dependency of the VirtualService"),
+        (
+            lambda s: edited(s, "Deployment", set_path(*CONTAINER, "readinessProbe", _DELETE), name="front-green"),
+            "gives 10% to green, but Deployment app/front-green container 'front' has no readinessProbe",
+        ),
+        (
+            lambda s: edited(s, "Deployment", set_path("metadata", "annotations", {"pulumi.com/skipAwait": "true"}), name="front-green"),
+            "Deployment app/front-green is annotated pulumi.com/skipAwait",
+        ),
+        (
+            lambda s: replaced(s, virtual_service("blue", 10, depends=(s[2].urn,))),
+            "Deployment app/front-green is not a dependency of the VirtualService",
+        ),
     ],
     ids=["no-readiness-probe", "skip-await", "no-dependency"],
 )
@@ -199,7 +236,9 @@ def test_flip_to_an_under_provisioned_color_fails():
 
 def test_flip_to_a_color_without_deployment_fails():
     stack = without(good_stack(active="green"), "front-green", "Deployment")
-    assert messages("flip-target-provisioned", stack) == ["VirtualService app/front: the active color green has no Deployment in this stack"]
+    assert messages("flip-target-provisioned", stack) == [
+        "VirtualService app/front: the active color green has no Deployment in this stack"
+    ]
 
 
 # --- pods -------------------------------------------------------------------------------------
@@ -229,10 +268,15 @@ def test_image_pinned_passes_immutable_references(image):
 
 
 def test_pod_probes():
-    job = k8s("kubernetes:batch/v1:Job", {
-        "apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "migrate", "namespace": "app"},
-        "spec": {"template": {"spec": {"containers": [{"name": "migrate", "image": "x:1.0.0"}]}}},
-    })
+    job = k8s(
+        "kubernetes:batch/v1:Job",
+        {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {"name": "migrate", "namespace": "app"},
+            "spec": {"template": {"spec": {"containers": [{"name": "migrate", "image": "x:1.0.0"}]}}},
+        },
+    )
     assert messages("pod-probes", [job]) == []  # run-to-completion pods need no probes
     stack = edited(good_stack(), "Deployment", set_path(*CONTAINER, "livenessProbe", _DELETE), name="front-blue")
     assert messages("pod-probes", stack) == ["Deployment app/front-blue container 'front' has no livenessProbe"]
@@ -251,8 +295,14 @@ def test_pod_resources():
         (set_path(*CONTAINER, "securityContext", "allowPrivilegeEscalation", True), "allowPrivilegeEscalation must be false"),
         (set_path(*CONTAINER, "securityContext", "privileged", True), "must not be privileged"),
         (set_path(*CONTAINER, "securityContext", "capabilities", {"drop": ["NET_RAW"]}), "capabilities.drop must include ALL"),
-        (set_path(*CONTAINER, "securityContext", "capabilities", {"drop": ["ALL"], "add": ["NET_ADMIN"]}), "capabilities.add may only hold"),
-        (set_path(*POD, "securityContext", {"runAsNonRoot": True, "seccompProfile": {"type": "Unconfined"}}), "seccompProfile.type must be RuntimeDefault"),
+        (
+            set_path(*CONTAINER, "securityContext", "capabilities", {"drop": ["ALL"], "add": ["NET_ADMIN"]}),
+            "capabilities.add may only hold",
+        ),
+        (
+            set_path(*POD, "securityContext", {"runAsNonRoot": True, "seccompProfile": {"type": "Unconfined"}}),
+            "seccompProfile.type must be RuntimeDefault",
+        ),
     ],
     ids=["root", "uid-0", "escalation", "privileged", "no-drop-all", "add-cap", "seccomp"],
 )
@@ -263,8 +313,12 @@ def test_pod_security_context_fails(edit, expected):
 
 def test_security_context_falls_back_from_container_to_pod():
     stack = edited(good_stack(), "Deployment", set_path(*POD, "securityContext", {}), name="front-blue")
-    assert messages("pod-security-context", stack) == ["Deployment app/front-blue container 'front': seccompProfile.type must be RuntimeDefault"]
-    stack = edited(stack, "Deployment", set_path(*CONTAINER, "securityContext", "seccompProfile", {"type": "RuntimeDefault"}), name="front-blue")
+    assert messages("pod-security-context", stack) == [
+        "Deployment app/front-blue container 'front': seccompProfile.type must be RuntimeDefault"
+    ]
+    stack = edited(
+        stack, "Deployment", set_path(*CONTAINER, "securityContext", "seccompProfile", {"type": "RuntimeDefault"}), name="front-blue"
+    )
     assert messages("pod-security-context", stack) == []
     stack = edited(stack, "Deployment", set_path(*CONTAINER, "securityContext", "runAsNonRoot", _DELETE), name="front-blue")
     assert messages("pod-security-context", stack) == ["Deployment app/front-blue container 'front': runAsNonRoot must be true"]
@@ -273,8 +327,10 @@ def test_security_context_falls_back_from_container_to_pod():
 @pytest.mark.parametrize(
     "edit, expected",
     [
-        (set_path(*POD, "securityContext", "runAsUser", 1000),
-         ["runAsUser 1000 is below 10000 (Checkov CKV_K8S_40): use a high id such as 10001"]),
+        (
+            set_path(*POD, "securityContext", "runAsUser", 1000),
+            ["runAsUser 1000 is below 10000 (Checkov CKV_K8S_40): use a high id such as 10001"],
+        ),
         (set_path(*POD, "securityContext", "runAsGroup", 9999.0), ["runAsGroup 9999 is below 10000"]),
         (set_path(*POD, "securityContext", "runAsUser", _DELETE), ["runAsUser is not set, so the image decides: set it to 10000 or more"]),
         # The container's own id wins over the pod's, as in Kubernetes.
@@ -285,7 +341,7 @@ def test_security_context_falls_back_from_container_to_pod():
 def test_pod_high_uid_reports_low_or_unset_ids(edit, expected):
     found = messages("pod-high-uid", edited(good_stack(), "Deployment", edit, name="front-blue"))
     prefix = "Deployment app/front-blue container 'front': "
-    assert len(found) == len(expected) and all(f.startswith(prefix + e) for f, e in zip(found, expected)), found
+    assert len(found) == len(expected) and all(f.startswith(prefix + e) for f, e in zip(found, expected, strict=False)), found
 
 
 def test_pod_high_uid_threshold_is_configurable_and_unknown_ids_pass():
@@ -310,10 +366,14 @@ def test_pod_read_only_root_filesystem():
     "edit, expected",
     [
         (set_path(*POD, "hostNetwork", True), "Deployment app/front-blue: hostNetwork must not be true"),
-        (set_path(*POD, "volumes", [{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]),
-         "Deployment app/front-blue: volume 'docker' is a hostPath"),
-        (set_path(*CONTAINER, "ports", [{"containerPort": 8080, "hostPort": 8080}]),
-         "Deployment app/front-blue container 'front': hostPort 8080 binds the node's network"),
+        (
+            set_path(*POD, "volumes", [{"name": "docker", "hostPath": {"path": "/var/run/docker.sock"}}]),
+            "Deployment app/front-blue: volume 'docker' is a hostPath",
+        ),
+        (
+            set_path(*CONTAINER, "ports", [{"containerPort": 8080, "hostPort": 8080}]),
+            "Deployment app/front-blue container 'front': hostPort 8080 binds the node's network",
+        ),
     ],
     ids=["hostNetwork", "hostPath", "hostPort"],
 )
@@ -327,14 +387,22 @@ def test_pod_host_isolation_fails(edit, expected):
 @pytest.mark.parametrize(
     "break_it, expected",
     [
-        (lambda s: without(s, "default", "PeerAuthentication"),
-         "namespace app runs meshed Deployments but has no namespace-wide PeerAuthentication with mtls.mode STRICT"),
-        (lambda s: edited(s, "PeerAuthentication", set_path("spec", "selector", {"matchLabels": {"app": "front"}})),
-         "namespace app runs meshed Deployments but has no namespace-wide PeerAuthentication with mtls.mode STRICT"),
-        (lambda s: edited(s, "PeerAuthentication", set_path("spec", "portLevelMtls", {"8080": {"mode": "DISABLE"}})),
-         "PeerAuthentication app/default relaxes mTLS to DISABLE in app namespace app"),
-        (lambda s: edited(s, "PeerAuthentication", set_path("spec", "mtls", "mode", "PERMISSIVE")),
-         "PeerAuthentication app/default relaxes mTLS to PERMISSIVE in app namespace app"),
+        (
+            lambda s: without(s, "default", "PeerAuthentication"),
+            "namespace app runs meshed Deployments but has no namespace-wide PeerAuthentication with mtls.mode STRICT",
+        ),
+        (
+            lambda s: edited(s, "PeerAuthentication", set_path("spec", "selector", {"matchLabels": {"app": "front"}})),
+            "namespace app runs meshed Deployments but has no namespace-wide PeerAuthentication with mtls.mode STRICT",
+        ),
+        (
+            lambda s: edited(s, "PeerAuthentication", set_path("spec", "portLevelMtls", {"8080": {"mode": "DISABLE"}})),
+            "PeerAuthentication app/default relaxes mTLS to DISABLE in app namespace app",
+        ),
+        (
+            lambda s: edited(s, "PeerAuthentication", set_path("spec", "mtls", "mode", "PERMISSIVE")),
+            "PeerAuthentication app/default relaxes mTLS to PERMISSIVE in app namespace app",
+        ),
     ],
     ids=["missing", "selector-only", "port-level-disable", "permissive"],
 )
@@ -347,18 +415,28 @@ def test_mesh_strict_mtls_ignores_namespaces_outside_the_mesh():
     stack = edited(stack, "Namespace", set_path("metadata", "labels", {}))
     assert messages("mesh-strict-mtls", stack) == []
     # ... but a pod that asks for a sidecar puts its namespace in the mesh.
-    stack = edited(stack, "Deployment", set_path("spec", "template", "metadata", "labels", "sidecar.istio.io/inject", "true"), name="front-blue")
+    stack = edited(
+        stack, "Deployment", set_path("spec", "template", "metadata", "labels", "sidecar.istio.io/inject", "true"), name="front-blue"
+    )
     assert messages("mesh-strict-mtls", stack) != []
 
 
 @pytest.mark.parametrize(
     "servers, expected",
     [
-        ([{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["front.example.com"]}],
-         ["Gateway app/bluegreen-gateway has no HTTPS server (stack prod requires TLS)",
-          "Gateway app/bluegreen-gateway HTTP server 'http' must set tls.httpsRedirect: true"]),
-        ([{"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"], "tls": {"mode": "SIMPLE"}}],
-         ["Gateway app/bluegreen-gateway HTTPS server 'https' needs tls.mode SIMPLE or MUTUAL with tls.credentialName (a certificate Secret)"]),
+        (
+            [{"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["front.example.com"]}],
+            [
+                "Gateway app/bluegreen-gateway has no HTTPS server (stack prod requires TLS)",
+                "Gateway app/bluegreen-gateway HTTP server 'http' must set tls.httpsRedirect: true",
+            ],
+        ),
+        (
+            [{"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"], "tls": {"mode": "SIMPLE"}}],
+            [
+                "Gateway app/bluegreen-gateway HTTPS server 'https' needs tls.mode SIMPLE or MUTUAL with tls.credentialName (a certificate Secret)"
+            ],
+        ),
     ],
     ids=["http-only", "no-credential"],
 )
@@ -373,14 +451,20 @@ def test_gateway_tls_is_not_required_in_stg():
 
 
 def _addon_vs(gateways: list[str], host: str, namespace: str = "istio-system") -> Resource:
-    return k8s("kubernetes:networking.istio.io/v1:VirtualService", {
-        "apiVersion": "networking.istio.io/v1", "kind": "VirtualService",
-        "metadata": {"name": "dashboards", "namespace": namespace},
-        "spec": {"hosts": ["grafana.example.com"], "gateways": gateways, "http": [{"route": [{"destination": {"host": host}}]}]},
-    })
+    return k8s(
+        "kubernetes:networking.istio.io/v1:VirtualService",
+        {
+            "apiVersion": "networking.istio.io/v1",
+            "kind": "VirtualService",
+            "metadata": {"name": "dashboards", "namespace": namespace},
+            "spec": {"hosts": ["grafana.example.com"], "gateways": gateways, "http": [{"route": [{"destination": {"host": host}}]}]},
+        },
+    )
 
 
-@pytest.mark.parametrize("host, namespace", [("grafana.istio-system.svc.cluster.local", "app"), ("kiali", "istio-system"), ("prometheus.istio-system", "app")])
+@pytest.mark.parametrize(
+    "host, namespace", [("grafana.istio-system.svc.cluster.local", "app"), ("kiali", "istio-system"), ("prometheus.istio-system", "app")]
+)
 def test_addons_not_public_fails(host, namespace):
     assert messages("addons-not-public", [_addon_vs(["app/bluegreen-gateway"], host, namespace)]) == [
         f"VirtualService {namespace}/dashboards exposes addon {host} through gateway app/bluegreen-gateway: "
@@ -401,13 +485,19 @@ def test_addons_may_be_routed_inside_the_mesh():
     [
         (set_path("management", "autoRepair", False), "NodePool apps: management.autoRepair must be true"),
         (set_path("management", {}), "NodePool apps: management.autoRepair must be true"),
-        (set_path("nodeConfig", "shieldedInstanceConfig", {"enableIntegrityMonitoring": True}),
-         "NodePool apps: nodeConfig.shieldedInstanceConfig.enableSecureBoot must be true"),
-        (set_path("nodeConfig", "workloadMetadataConfig", "mode", "GCE_METADATA"),
-         "NodePool apps: nodeConfig.workloadMetadataConfig.mode must be GKE_METADATA (Workload Identity), got 'GCE_METADATA'"),
+        (
+            set_path("nodeConfig", "shieldedInstanceConfig", {"enableIntegrityMonitoring": True}),
+            "NodePool apps: nodeConfig.shieldedInstanceConfig.enableSecureBoot must be true",
+        ),
+        (
+            set_path("nodeConfig", "workloadMetadataConfig", "mode", "GCE_METADATA"),
+            "NodePool apps: nodeConfig.workloadMetadataConfig.mode must be GKE_METADATA (Workload Identity), got 'GCE_METADATA'",
+        ),
         (set_path("nodeConfig", "serviceAccount", _DELETE), "NodePool apps: nodeConfig.serviceAccount must be a dedicated service account"),
-        (set_path("nodeConfig", "serviceAccount", "123456-compute@developer.gserviceaccount.com"),
-         "NodePool apps: nodeConfig.serviceAccount must be a dedicated service account"),
+        (
+            set_path("nodeConfig", "serviceAccount", "123456-compute@developer.gserviceaccount.com"),
+            "NodePool apps: nodeConfig.serviceAccount must be a dedicated service account",
+        ),
     ],
     ids=["no-auto-repair", "no-management", "no-secure-boot", "gce-metadata", "no-account", "default-account"],
 )

@@ -1,4 +1,5 @@
 """Secret stack config stays secret: inputs derived from a secret top-level key are registered as secrets."""
+
 from __future__ import annotations
 
 import json
@@ -23,7 +24,9 @@ def test_a_secret_value_under_apps_never_reaches_a_resource_in_plain_text(config
     carrying = [r for r in rec.resources if SECRET_IMAGE in json.dumps(r.inputs)]
     assert carrying  # it is used: the green Deployment runs it
     leaks = [
-        (r.urn, key) for r in carrying for key, value in r.inputs.items()
+        (r.urn, key)
+        for r in carrying
+        for key, value in r.inputs.items()
         if SECRET_IMAGE in json.dumps(value) and key not in secret_inputs(r)
     ]
     assert leaks == []
@@ -58,7 +61,9 @@ def test_the_offline_plan_of_a_stack_with_a_secret_still_renders(tmp_path, confi
     from tests.stackfiles import copy_program, write_stack
 
     copy_program(tmp_path)
-    config["apps"]["front"]["preview"].update(header={"name": "x-preview", "value": {"secure": "v1:abc"}}, allowedSourceRanges=["10.0.0.0/8"])
+    config["apps"]["front"]["preview"].update(
+        header={"name": "x-preview", "value": {"secure": "v1:abc"}}, allowedSourceRanges=["10.0.0.0/8"]
+    )
     write_stack(tmp_path, "sec", config)
     plan = run_plan("sec", tmp_path)
     assert plan.secret_keys == [f"{PROJECT}:apps"]
@@ -71,7 +76,7 @@ def test_validation_still_reads_the_secret_value(config):
     import pulumi
     import pytest
 
-    with pytest.raises(pulumi.RunError, match="apps.front.canaryWeight: must be between 0 and 99, got 150"):
+    with pytest.raises(pulumi.RunError, match=r"apps.front.canaryWeight: must be between 0 and 99, got 150"):
         run_program("test", engine_config(config), secret_keys=[f"{PROJECT}:apps"])
 
 
