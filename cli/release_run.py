@@ -16,7 +16,8 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,9 +52,15 @@ class SignalStop:
         self.event = threading.Event()
         self.name: str | None = None
 
-    def install(self) -> None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
+    @contextmanager
+    def installed(self) -> Iterator[SignalStop]:
+        """Catch the signals while the release runs; the previous handlers come back after it."""
+        previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _handle(self, signum: int, _frame: Any) -> None:
         if self.name is None:
@@ -229,20 +236,27 @@ def make_release(
     )
 
 
+def _failed(console: Console, err: Exception) -> int:
+    """The one-line prefix every command uses: `refused:` for an unsafe or impossible change, `error:` for a
+    broken input (stack file, git ref); the text is printed verbatim (config values look like markup)."""
+    label = "refused:" if isinstance(err, edits.Refused) else "error:"
+    console.print(f"[bold red]{label}[/] ", end="")
+    console.print(str(err), markup=False, soft_wrap=True)
+    return 1
+
+
 def release(root: Path, stack: str, app: str, console: Console, **options: Any) -> int:
     """Run the release as `python -m cli release` does; the exit code (0 released, 1 refused or aborted, 130/143 signal)."""
-    stop = SignalStop()
-    stop.install()
     progress = ConsoleProgress(console)
-    try:
-        runner = make_release(root, stack, app, progress, stop, **options)
-    except (edits.Refused, StackFileError) as err:
-        console.print(f"[bold red]refused:[/] {err}", soft_wrap=True)
-        return 1
-    try:
-        outcome = runner.run()
-    finally:
-        progress.close()
+    with SignalStop().installed() as stop:
+        try:
+            runner = make_release(root, stack, app, progress, stop, **options)
+        except (edits.Refused, StackFileError) as err:
+            return _failed(console, err)
+        try:
+            outcome = runner.run()
+        finally:
+            progress.close()
     console.print(summary_table(outcome, stack))
     console.print(outcome.summary, markup=False, soft_wrap=True)
     return outcome.exit_code
@@ -277,8 +291,7 @@ def dry_run(root: Path, stack: str, app: str, console: Console) -> int:
                 changes.append(change)
             plans = plan_diff.plan_trees(trees, stack)
     except (edits.Refused, StackFileError, plan_diff.DiffError) as err:
-        console.print(f"[bold red]refused:[/] {err}", soft_wrap=True)
-        return 1
+        return _failed(console, err)
     labels = list(trees)
     console.print(
         f"dry run: release {app} on {stack}, {len(plan.steps)} steps from {plan.split(0)}; nothing is written or applied", markup=False

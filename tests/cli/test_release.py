@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 import yaml
 from rich.console import Console
@@ -415,3 +417,10 @@ def test_cli_dry_run_prints_each_steps_edit_and_plan_diff_and_writes_nothing(pro
     assert "plan diff for stack" not in out and "Traceback" not in out
     assert (project / "Pulumi.stg.yaml").read_text() == before
     assert yaml.safe_load(before)["config"][f"{PROJECT}:apps"]["front"]["canaryWeight"] == 0
+
+
+def test_the_release_command_gives_the_signal_handlers_back(tmp_path):
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    result = CliRunner().invoke(cli_app, ["release", "--stack", "stg", "--app", "front", "--root", str(tmp_path)])
+    assert result.exit_code == 1 and result.output.startswith("error: no stack file Pulumi.stg.yaml"), result.output
+    assert {sig: signal.getsignal(sig) for sig in before} == before

@@ -1,7 +1,7 @@
 """Broken stack files: every command answers with one `error: Pulumi.<stack>.yaml:L:C: ...` line and exit 1.
 
 All commands read stack files through cli/stackfile.py: a YAML syntax error, a tab and a duplicate key are
-reported the same way by plan, diff, status, flip, canary and rollback, with no traceback.
+reported the same way by plan, diff, status, flip, canary, rollback and release, with no traceback.
 """
 
 from __future__ import annotations
@@ -65,6 +65,8 @@ EDITS = [
     pytest.param(["flip", "--app", "front", "--to", "green"], id="flip"),
     pytest.param(["canary", "--app", "front", "--weight", "10"], id="canary"),
     pytest.param(["rollback", "--app", "front"], id="rollback"),
+    pytest.param(["release", "--app", "front"], id="release"),
+    pytest.param(["release", "--app", "front", "--dry-run"], id="release-dry-run"),
 ]
 
 
