@@ -249,7 +249,11 @@ def materialize(root: Path, ref: str, dest: Path) -> str:
     # From the top of the repository: `git archive` run in a subdirectory would only look below it.
     top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
     prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
-    archive = _git(top, "archive", "--format=tar", f"{commit}:{prefix}" if prefix else commit)
+    tree = f"{commit}:{prefix}"
+    exists = subprocess.run(["git", "-C", str(top), "cat-file", "-e", tree], capture_output=True).returncode == 0
+    if not exists or not _git(top, "ls-tree", "--name-only", tree).strip():
+        return commit  # no project at BASE yet (an empty commit's archive is a lone header tarfile cannot read)
+    archive = _git(top, "archive", "--format=tar", tree)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     return commit

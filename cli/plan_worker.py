@@ -16,7 +16,6 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from .plan import PlanError, run_plan
 from .stackfile import StackFileError
 
 
@@ -32,6 +31,9 @@ def main(argv: list[str]) -> int:
     if not (args.root / f"Pulumi.{args.stack}.yaml").exists():
         result, code = {"missing": True}, 0
     else:
+        # Imported only here: the engine needs the tree's `components`, which a tree without the stack may lack.
+        from .plan import PlanError, run_plan
+
         try:
             plan = run_plan(args.stack, args.root)
             result, code = (

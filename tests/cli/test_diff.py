@@ -165,6 +165,26 @@ def test_unknown_ref_is_an_error(history):
         diff_stack("stg", "no-such-branch", history)
 
 
+@pytest.mark.parametrize("first_commit", ["empty", "other files only"])
+def test_a_base_before_the_project_existed_makes_the_whole_stack_new(tmp_path, first_commit):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    if first_commit == "empty":
+        git(repo, "commit", "-q", "--allow-empty", "-m", "empty")
+    else:
+        (repo / "README.md").write_text("hello\n")
+        git(repo, "add", ".")
+        git(repo, "commit", "-qm", "readme")
+    project = repo / "infra"
+    copy_program(project)
+    write_stack(project, "stg", BASE_CONFIG)
+    result = diff_stack("stg", "HEAD", project)
+    assert result.exit_code == EXIT_CHANGES
+    assert "Pulumi.stg.yaml does not exist at BASE: the whole stack is new" in result.notes
+    assert result.removed == [] and any(r["name"] == "front-blue" for r in result.added)
+
+
 def test_cli_invalid_working_tree_exits_1(history):
     path = history / "Pulumi.stg.yaml"
     flipped = path.read_text()
