@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps plan test lint format validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
+.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -41,7 +41,7 @@ PIP_INSTALL = -m pip install --disable-pip-version-check
 
 deps: $(VENV)/.installed ## create ./venv and install the pinned requirements (done by every target that needs it)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt constraints.txt policies/requirements.txt policies/constraints.txt
 	@$(call new-venv,$(VENV))
 	$(PY) $(PIP_INSTALL) -q --upgrade pip
 	$(PY) $(PIP_INSTALL) -r requirements-dev.txt -r policies/requirements.txt
@@ -50,10 +50,23 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt policies/requirements.
 # The policy pack's own virtualenv (PulumiPolicy.yaml: virtualenv: venv), used by `pulumi preview --policy-pack policies`.
 policy-deps: policies/venv/.installed ## the policy pack's own venv (for pulumi preview --policy-pack policies)
 
-policies/venv/.installed: policies/requirements.txt
+policies/venv/.installed: policies/requirements.txt policies/constraints.txt
 	@$(call new-venv,policies/venv)
 	policies/venv/bin/python $(PIP_INSTALL) -r policies/requirements.txt
 	touch $@
+
+# The constraints files lock every transitive package; this re-resolves them from the pins (without the old lock).
+lock: ## re-resolve requirements*.txt into constraints.txt and policies/constraints.txt (after changing a pin)
+	@rm -rf build/lock && mkdir -p build/lock/policies
+	@for f in requirements.txt requirements-dev.txt policies/requirements.txt; do grep -v '^-c ' $$f > build/lock/$$f; done
+	$(PYTHON3) -m venv build/lock/venv && $(PYTHON3) -m venv build/lock/policies/venv
+	build/lock/venv/bin/python $(PIP_INSTALL) -q -r build/lock/requirements-dev.txt -r build/lock/policies/requirements.txt
+	build/lock/venv/bin/python -m pip freeze | LC_ALL=C sort -f > build/lock/all.txt
+	build/lock/policies/venv/bin/python $(PIP_INSTALL) -q -r build/lock/policies/requirements.txt -c build/lock/all.txt
+	{ grep '^#' constraints.txt; cat build/lock/all.txt; } > build/lock/constraints.txt
+	{ grep '^#' policies/constraints.txt; build/lock/policies/venv/bin/python -m pip freeze | LC_ALL=C sort -f; } > build/lock/policies/constraints.txt
+	mv build/lock/constraints.txt constraints.txt && mv build/lock/policies/constraints.txt policies/constraints.txt && rm -rf build/lock
+	@git diff --stat -- constraints.txt policies/constraints.txt
 
 # --- offline plan and tests ---------------------------------------------------------------------
 plan: deps ## render STACK offline into build/STACK/ and run the policy pack (make plan STACK=prod)

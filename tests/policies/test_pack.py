@@ -46,8 +46,8 @@ def test_pack_project_file_matches_the_code():
     project = yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text())
     assert project["version"] == PACK_VERSION
     assert project["runtime"] == {"name": "python", "options": {"toolchain": "pip", "virtualenv": "venv"}}
-    pins = (PACK / "requirements.txt").read_text().split()
-    assert "pulumi-policy==1.21.0" in pins and all("==" in line for line in pins)
+    lines = (PACK / "requirements.txt").read_text().splitlines()
+    assert "pulumi-policy==1.21.0" in lines and "-c constraints.txt" in lines  # every pin: tests/test_python_pins.py
 
 
 def test_main_builds_the_pack_with_every_rule(monkeypatch):
