@@ -21,10 +21,10 @@ import re
 import shlex
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from components.app.config import duration_seconds
 from components.app.promotion import Weights
@@ -117,11 +117,23 @@ def split_text(weights: Weights) -> str:
     return Traffic(tuple((color, share) for color, share in weights.items() if share)).split_text()
 
 
-def plan_release(config: StackConfig, app: str) -> ReleasePlan:
-    """The steps still to walk, from the stack file's routing: the plan's weights above the current canaryWeight."""
+def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] | None = None) -> ReleasePlan:
+    """The steps still to walk, from the stack file's routing: the plan's weights above the current canaryWeight.
+
+    `before_flip` is apps.<app> as it was before its last flip (cli/history.py): when the idle color is the one
+    that flip left and still runs the same image, a release would walk that old version back: refused.
+    """
     if app not in config.apps:
         raise edits.Refused(f"unknown app {app!r}; apps in this stack: {', '.join(sorted(config.apps)) or 'none'}")
     cfg = config.apps[app]
+    idle, image = cfg.idle_color, cfg.color(cfg.idle_color).image
+    left = (before_flip or {}).get(idle)
+    if cfg.previous_color == idle and isinstance(left, Mapping) and image is not None and left.get("image") == str(image):
+        raise edits.Refused(
+            f"{app}: the last flip moved production from {idle} to {cfg.active_color}, and {idle} still runs {image}: "
+            f"releasing it would walk that version back. To undo the flip at once: make rollback APP={app}; "
+            f"to release a new version, change apps.{app}.{idle}.image first"
+        )
     plan = cfg.promotion.steps
     if plan is None:
         raise edits.Refused(

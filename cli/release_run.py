@@ -28,12 +28,14 @@ from rich.table import Table
 
 from components.app.promotion import Weights
 from components.app.promotion_gate import check_metrics
+from components.config import StackConfig
 
 from . import diff as plan_diff
 from . import edits
 from .engine import ROOT
-from .release import COLUMNS, Outcome, Release, UpFailed, plan_release, plan_step, run_hook
-from .stackfile import StackFileError
+from .history import settings_before_flip
+from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
+from .stackfile import StackFileError, app_settings, project_name, stack_path
 
 VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
 
@@ -199,6 +201,14 @@ def summary_table(outcome: Outcome, stack: str) -> Table:
     return table
 
 
+def load_release(root: Path, stack: str, app: str) -> tuple[StackConfig, ReleasePlan]:
+    """The stack's config and the release still to walk, checked against the stack file's git history."""
+    config = edits.load_stack(root, stack)
+    path, project = stack_path(root, stack), project_name(root)
+    now = app_settings(path.read_text(), path.name, project, app) or {}
+    return config, plan_release(config, app, settings_before_flip(root, stack, project, app, now))
+
+
 def make_release(
     root: Path,
     stack: str,
@@ -211,8 +221,7 @@ def make_release(
     on_change: str | None = None,
 ) -> Release:
     """The runner for `stack`'s Pulumi.<stack>.yaml and its backend stack; edits.Refused when it cannot start."""
-    config = edits.load_stack(root, stack)
-    plan = plan_release(config, app)
+    config, plan = load_release(root, stack, app)
     target = PulumiTarget(root, pulumi_stack or stack, stop, policy_packs or [], policy_pack_configs or [])
     cfg = config.apps[app]
     analysis = cfg.promotion.analysis
@@ -278,7 +287,7 @@ def _tree(root: Path, stack_file: Path, dest: Path) -> Path:
 def dry_run(root: Path, stack: str, app: str, console: Console) -> int:
     """Each step's edit and its offline plan diff against the step before; nothing written, nothing applied."""
     try:
-        plan = plan_release(edits.load_stack(root, stack), app)
+        plan = load_release(root, stack, app)[1]
         with tempfile.TemporaryDirectory(prefix="bluegreen-release-") as tmp:
             trees = {"now": _tree(root, root / f"Pulumi.{stack}.yaml", Path(tmp) / "0")}
             changes = []

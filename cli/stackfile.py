@@ -174,6 +174,14 @@ def _config_block(document: Any, name: str) -> dict[str, Any]:
     return config
 
 
+def app_settings(text: str, name: str, project: str, app: str) -> dict[str, Any] | None:
+    """`apps.<app>` of a stack file's text as plain values (unvalidated: an old version may predate today's rules)."""
+    config = _plain(_config_block(parse(text, name), name))
+    apps = config.get(f"{project}:apps", config.get("apps"))
+    settings = apps.get(app) if isinstance(apps, dict) else None
+    return settings if isinstance(settings, dict) else None
+
+
 def read_stack_config(path: Path, project: str) -> tuple[dict[str, str], list[str]]:
     """Return (config in engine form `namespace:key` -> text, keys holding secrets)."""
     config, secret_keys = {}, []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -33,3 +34,9 @@ def copy_program(dest: Path) -> None:
     for name in ("Pulumi.yaml", "__main__.py"):
         shutil.copy2(ROOT / name, dest / name)
     shutil.copytree(ROOT / "components", dest / "components", ignore=shutil.ignore_patterns("__pycache__"))
+
+
+def git(repo: Path, *args: str) -> str:
+    """Run git in `repo` as a test author; its stdout."""
+    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
+    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout

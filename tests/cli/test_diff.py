@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 from typer.testing import CliRunner
 
@@ -26,7 +24,7 @@ from cli.stack_edit import edit_text
 from policies.guardrails.evaluate import Finding
 from policies.guardrails.model import Resource
 from tests.conftest import BASE_CONFIG, PROJECT
-from tests.stackfiles import copy_program, write_stack
+from tests.stackfiles import copy_program, git, write_stack
 
 # --- pure parts --------------------------------------------------------------------------------
 
@@ -91,12 +89,6 @@ def test_identical_plans_are_no_changes():
 
 
 # --- real git history --------------------------------------------------------------------------
-
-
-def git(repo, *args):
-    return subprocess.run(
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True, text=True
-    ).stdout
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import signal
 
 import pytest
@@ -21,10 +22,11 @@ from cli.release import (
     weights_at,
 )
 from cli.release_run import ConsoleProgress, live_weights, summary_table
+from cli.stack_edit import edit_text
 from components.app.promotion_gate import ThresholdsMissed
 from components.config import parse_stack_config
 from tests.conftest import PROJECT
-from tests.stackfiles import copy_program, write_stack
+from tests.stackfiles import copy_program, git, write_stack
 
 START = {"blue": 100, "green": 0}
 GATE_REFUSAL = "front: routing not changed: green has 0 of 3 replicas available (spec.replicas 0) after 300s"
@@ -149,6 +151,29 @@ def test_a_release_needs_a_step_plan_and_a_known_app(config):
         plan_release(parse_stack_config(config), "front")
     with pytest.raises(Refused, match="unknown app 'web'; apps in this stack: front"):
         plan_release(parse_stack_config(with_plan(config)), "web")
+
+
+BLUE_IMAGE = "asia-docker.pkg.dev/acme/web/front:1.4.2"
+
+
+def test_a_release_would_not_walk_back_the_version_the_last_flip_left(config):
+    before_flip = copy.deepcopy(with_plan(config)["apps"]["front"])
+    done = parse_stack_config(with_plan(copy.deepcopy(config), activeColor="green", previousColor="blue"))
+    with pytest.raises(
+        Refused,
+        match=rf"front: the last flip moved production from blue to green, and blue still runs {BLUE_IMAGE}: .* make rollback APP=front; .*change apps.front.blue.image first",
+    ):
+        plan_release(done, "front", before_flip)
+    assert plan_release(done, "front").released == "blue", "git could not tell: no refusal"
+
+
+def test_a_new_version_on_the_color_the_flip_left_is_released(config):
+    before_flip = copy.deepcopy(with_plan(config)["apps"]["front"])
+    new = with_plan(copy.deepcopy(config), activeColor="green", previousColor="blue")
+    new["apps"]["front"]["blue"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
+    assert plan_release(parse_stack_config(new), "front", before_flip).released == "blue"
+    rolled_back = with_plan(copy.deepcopy(config))  # no previousColor: nothing to walk back
+    assert plan_release(parse_stack_config(rolled_back), "front", before_flip).released == "green"
 
 
 @pytest.mark.parametrize(("bake", "checks"), [(3, [3]), (30, [30]), (65, [30, 60, 65]), (300, list(range(30, 301, 30)))])
@@ -417,6 +442,23 @@ def test_cli_dry_run_prints_each_steps_edit_and_plan_diff_and_writes_nothing(pro
     assert "plan diff for stack" not in out and "Traceback" not in out
     assert (project / "Pulumi.stg.yaml").read_text() == before
     assert yaml.safe_load(before)["config"][f"{PROJECT}:apps"]["front"]["canaryWeight"] == 0
+
+
+def test_cli_refuses_to_release_again_after_a_completed_release(project, tmp_path):
+    """The flip of the last step is committed (as the release job does); a re-run must not walk blue back in."""
+    git(project, "init", "-q")
+    git(project, "add", "Pulumi.stg.yaml")
+    git(project, "commit", "-qm", "blue serves")
+    path = project / "Pulumi.stg.yaml"
+    path.write_text(edit_text(path.read_text(), PROJECT, {"apps.front.activeColor": "green", "apps.front.previousColor": "blue"}))
+    git(project, "commit", "-qam", "release front: step 3/3 green 100% (flip)")
+    for args in ([], ["--dry-run"]):
+        result = run_cli(project, *args, env={"PATH": f"{tmp_path}:/usr/bin:/bin"})  # no pulumi: refused before any up
+        assert result.exit_code == 1, result.output
+        assert result.output.startswith("refused: front: the last flip moved production from blue to green"), result.output
+    path.write_text(path.read_text().replace("front:1.4.2", "front:1.6.0"))
+    again = run_cli(project, env={"PATH": f"{tmp_path}:/usr/bin:/bin"})
+    assert "refused: the pulumi CLI is not on PATH" in again.output, "past the history check: it needs the stack now"
 
 
 def test_the_release_command_gives_the_signal_handlers_back(tmp_path):

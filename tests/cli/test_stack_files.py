@@ -22,7 +22,7 @@ from cli.diff import EXIT_ERROR
 from cli.stack_edit import edit_text
 from cli.stackfile import StackFileError, parse, project_name, read_stack_config
 from tests.conftest import PROJECT, ROOT
-from tests.stackfiles import copy_program
+from tests.stackfiles import copy_program, git
 
 # Line numbers matter below: `hosts` of front is line 10, `port` line 11.
 VALID = """\
@@ -122,11 +122,6 @@ def test_plan_prints_one_line_and_writes_nothing(plan_project, text, message):
     assert "Traceback" not in result.stderr and result.stderr == ""
     assert_one_error(result.stdout, result.returncode, 1, message)
     assert not (plan_project / "build").exists()
-
-
-def git(repo: Path, *args: str) -> str:
-    command = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args]
-    return subprocess.run(command, cwd=repo, check=True, capture_output=True, text=True).stdout
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
 from cli import traffic
@@ -16,7 +14,7 @@ from components.app.routing import routing_model
 from components.config import parse_stack_config
 from tests.cli.test_plan import copy_project, plan_cli
 from tests.conftest import BASE_CONFIG, PROJECT
-from tests.stackfiles import copy_program, write_stack
+from tests.stackfiles import copy_program, git, write_stack
 
 BLUE = traffic.Traffic((("blue", 100),), ("green",))
 MIRRORED = traffic.Traffic((("blue", 100),), ("green",), ("green", 10))
@@ -100,10 +98,6 @@ def test_plan_prints_the_mirror_row(tmp_path):
     table = result.stdout[result.stdout.index("routing: front") :]
     [row] = [line for line in table.splitlines() if "mirror of default" in line]
     assert [cell.strip() for cell in row.split("│")[1:4]] == ["mirror of default", "green", "10"]
-
-
-def git(repo, *args):
-    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args], cwd=repo, check=True, capture_output=True)
 
 
 def test_diff_says_a_mirror_in_words_and_touches_only_the_virtual_service(tmp_path):
