@@ -134,10 +134,17 @@ def release(
     routing. Exit 0 released, 1 refused or aborted, 130/143 interrupted (routing restored)."""
     from . import release_run  # the Automation API only for this command
 
-    if dry_run:
-        raise typer.Exit(release_run.dry_run(root, stack, app, console))
     options = {"pulumi_stack": pulumi_stack, "policy_packs": policy_pack, "policy_pack_configs": policy_pack_config, "on_change": on_change}
-    raise typer.Exit(release_run.release(root, stack, app, console, **options))
+    try:
+        if dry_run:
+            release_run.dry_run(root, stack, app, console)
+            return
+        code = release_run.release(root, stack, app, console, **options)
+    except edits.Refused as err:
+        refuse(err)
+    except (StackFileError, plan_diff.DiffError) as err:
+        fail(err)
+    raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

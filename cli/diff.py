@@ -29,6 +29,7 @@ from policies.guardrails.evaluate import Finding, PackConfigError
 
 from . import policy_check, traffic
 from .engine import ROOT, Registration
+from .git import GitError, git
 from .plan import routing_tables
 from .stackfile import known_stacks
 
@@ -234,10 +235,10 @@ def compare(base: TreePlan, head: TreePlan, stack: str, base_label: str) -> Stac
 
 
 def _git(root: Path, *args: str) -> bytes:
-    done = subprocess.run(["git", "-C", str(root), *args], capture_output=True)
-    if done.returncode:
-        raise DiffError(f"git {' '.join(args)}: {done.stderr.decode().strip()}")
-    return done.stdout
+    try:
+        return git(root, *args)
+    except GitError as err:
+        raise DiffError(str(err)) from None
 
 
 def materialize(root: Path, ref: str, dest: Path) -> str:
@@ -250,8 +251,11 @@ def materialize(root: Path, ref: str, dest: Path) -> str:
     top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip())
     prefix = _git(root, "rev-parse", "--show-prefix").decode().strip()
     tree = f"{commit}:{prefix}"
-    exists = subprocess.run(["git", "-C", str(top), "cat-file", "-e", tree], capture_output=True).returncode == 0
-    if not exists or not _git(top, "ls-tree", "--name-only", tree).strip():
+    try:
+        listing = git(top, "ls-tree", "--name-only", tree)
+    except GitError:  # the commit is known: its tree has no such folder
+        listing = b""
+    if not listing.strip():
         return commit  # no project at BASE yet (an empty commit's archive is a lone header tarfile cannot read)
     archive = _git(top, "archive", "--format=tar", tree)
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:

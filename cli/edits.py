@@ -94,7 +94,8 @@ def load_stack(root: Path, stack: str) -> StackConfig:
 # --- the guards (pure: config in, edits out) ---------------------------------------------------
 
 
-def _app(config: StackConfig, app: str) -> AppConfig:
+def app_config(config: StackConfig, app: str) -> AppConfig:
+    """apps.<app>, or Refused naming the apps there are."""
     if app not in config.apps:
         known = ", ".join(sorted(config.apps)) or "none"
         raise Refused(f"unknown app {app!r}; apps in this stack: {known}")
@@ -129,7 +130,7 @@ def _change(app: str, cfg: AppConfig, edits: dict[str, Any], message: str = "") 
 def plan_flip(config: StackConfig, app: str, to: str) -> Change:
     """Send all default traffic to `to`: it becomes activeColor (the color it replaces is recorded as
     previousColor, for rollback) and any canary share ends."""
-    cfg = _app(config, app)
+    cfg = app_config(config, app)
     if not is_color(to):
         raise Refused(f"cannot flip {app} to {to!r}: a color is one of {', '.join(COLORS)}")
     if cfg.active_color == to and cfg.canary_weight == 0:
@@ -144,7 +145,7 @@ def plan_flip(config: StackConfig, app: str, to: str) -> Change:
 def plan_rollback(config: StackConfig, app: str) -> Change:
     """Undo the last flip: all traffic back to previousColor, which must still be deployed and scaled, and
     previousColor cleared, so a second rollback has nothing to undo instead of flipping forward again."""
-    cfg = _app(config, app)
+    cfg = app_config(config, app)
     if cfg.canary_weight:
         raise Refused(
             f"{app} is splitting traffic ({traffic_of(cfg).split_text()}), so 'back' is ambiguous: "
@@ -161,7 +162,7 @@ def plan_rollback(config: StackConfig, app: str) -> Change:
 
 def plan_canary(config: StackConfig, app: str, weight: int) -> Change:
     """Give the idle color `weight` % of default traffic (0 ends a canary; 100 is a flip, refused here)."""
-    cfg = _app(config, app)
+    cfg = app_config(config, app)
     problem = canary_weight_problem(weight)
     if problem:
         raise Refused(f"canary weight for {app}: {problem}")

@@ -6,21 +6,21 @@ tell a new version on the idle color from the old one it would walk back in.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
+from .git import GitError, git
 from .stackfile import StackFileError, app_settings
 
 MAX_COMMITS = 200  # how far back to look for the flip; older history is not searched
 
 
 def _git(root: Path, *args: str) -> str | None:
+    """git's output, or None where history cannot tell (no git, not a repository, no such file)."""
     try:
-        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True)
-    except OSError:
-        return None  # no git here: history cannot tell
-    return done.stdout if done.returncode == 0 else None
+        return git(root, *args).decode()
+    except GitError:
+        return None
 
 
 def settings_before_flip(root: Path, stack: str, project: str, app: str, now: dict[str, Any]) -> dict[str, Any] | None:

@@ -30,7 +30,7 @@ from components.app.config import duration_seconds
 from components.app.promotion import Weights
 from components.app.promotion_gate import GateRefused
 from components.config import StackConfig
-from components.shared.colors import COLORS, Color, other_color
+from components.shared.colors import COLORS, Color
 
 from . import edits
 from .policy_check import finding_line
@@ -123,9 +123,7 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
     `before_flip` is apps.<app> as it was before its last flip (cli/history.py): when the idle color is the one
     that flip left and still runs the same image, a release would walk that old version back: refused.
     """
-    if app not in config.apps:
-        raise edits.Refused(f"unknown app {app!r}; apps in this stack: {', '.join(sorted(config.apps)) or 'none'}")
-    cfg = config.apps[app]
+    cfg = edits.app_config(config, app)
     idle, image = cfg.idle_color, cfg.color(cfg.idle_color).image
     left = (before_flip or {}).get(idle)
     if cfg.previous_color == idle and isinstance(left, Mapping) and image is not None and left.get("image") == str(image):
@@ -397,7 +395,7 @@ class Release:
 
 def _file_weights(config: StackConfig, app: str) -> Weights:
     cfg = config.apps[app]
-    return weights_at(cfg.active_color, other_color(cfg.active_color), cfg.canary_weight)
+    return weights_at(cfg.active_color, cfg.idle_color, cfg.canary_weight)
 
 
 def _first_line(text: str) -> str:

@@ -29,13 +29,14 @@ from rich.table import Table
 from components.app.promotion import Weights
 from components.app.promotion_gate import check_metrics
 from components.config import StackConfig
+from components.shared.colors import COLORS
 
 from . import diff as plan_diff
 from . import edits
 from .engine import ROOT
 from .history import settings_before_flip
 from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
-from .stackfile import StackFileError, app_settings, project_name, stack_path
+from .stackfile import app_settings, project_name, stack_path
 
 VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
 
@@ -94,7 +95,7 @@ def live_weights(deployment: Mapping[str, Any], app: str, namespace: str) -> Wei
         meta = outputs.get("metadata") or {}
         if resource.get("type") == VIRTUAL_SERVICE and (meta.get("name"), meta.get("namespace")) == (app, namespace):
             shares = {route["destination"]["subset"]: int(route.get("weight", 100)) for route in outputs["spec"]["http"][-1]["route"]}
-            return {color: shares.get(color, 0) for color in ("blue", "green")}
+            return {color: shares.get(color, 0) for color in COLORS}
     return None
 
 
@@ -245,23 +246,12 @@ def make_release(
     )
 
 
-def _failed(console: Console, err: Exception) -> int:
-    """The one-line prefix every command uses: `refused:` for an unsafe or impossible change, `error:` for a
-    broken input (stack file, git ref); the text is printed verbatim (config values look like markup)."""
-    label = "refused:" if isinstance(err, edits.Refused) else "error:"
-    console.print(f"[bold red]{label}[/] ", end="")
-    console.print(str(err), markup=False, soft_wrap=True)
-    return 1
-
-
 def release(root: Path, stack: str, app: str, console: Console, **options: Any) -> int:
-    """Run the release as `python -m cli release` does; the exit code (0 released, 1 refused or aborted, 130/143 signal)."""
+    """Run the release as `python -m cli release` does; the exit code (0 released, 1 aborted, 130/143 signal).
+    edits.Refused or StackFileError when it cannot start."""
     progress = ConsoleProgress(console)
     with SignalStop().installed() as stop:
-        try:
-            runner = make_release(root, stack, app, progress, stop, **options)
-        except (edits.Refused, StackFileError) as err:
-            return _failed(console, err)
+        runner = make_release(root, stack, app, progress, stop, **options)
         try:
             outcome = runner.run()
         finally:
@@ -284,23 +274,21 @@ def _tree(root: Path, stack_file: Path, dest: Path) -> Path:
     return dest
 
 
-def dry_run(root: Path, stack: str, app: str, console: Console) -> int:
-    """Each step's edit and its offline plan diff against the step before; nothing written, nothing applied."""
-    try:
-        plan = load_release(root, stack, app)[1]
-        with tempfile.TemporaryDirectory(prefix="bluegreen-release-") as tmp:
-            trees = {"now": _tree(root, root / f"Pulumi.{stack}.yaml", Path(tmp) / "0")}
-            changes = []
-            for i, step in enumerate(plan.steps, 1):
-                previous = trees[list(trees)[-1]]
-                change = plan_step(edits.load_stack(previous, stack), plan, step)
-                tree = _tree(root, previous / f"Pulumi.{stack}.yaml", Path(tmp) / str(i))
-                edits.apply(tree, stack, change)
-                trees[f"step {step.label}"] = tree
-                changes.append(change)
-            plans = plan_diff.plan_trees(trees, stack)
-    except (edits.Refused, StackFileError, plan_diff.DiffError) as err:
-        return _failed(console, err)
+def dry_run(root: Path, stack: str, app: str, console: Console) -> None:
+    """Print each step's edit and its offline plan diff against the step before; nothing written, nothing applied.
+    edits.Refused, StackFileError or diff.DiffError when a step cannot be planned."""
+    plan = load_release(root, stack, app)[1]
+    with tempfile.TemporaryDirectory(prefix="bluegreen-release-") as tmp:
+        trees = {"now": _tree(root, root / f"Pulumi.{stack}.yaml", Path(tmp) / "0")}
+        changes = []
+        for i, step in enumerate(plan.steps, 1):
+            previous = trees[list(trees)[-1]]
+            change = plan_step(edits.load_stack(previous, stack), plan, step)
+            tree = _tree(root, previous / f"Pulumi.{stack}.yaml", Path(tmp) / str(i))
+            edits.apply(tree, stack, change)
+            trees[f"step {step.label}"] = tree
+            changes.append(change)
+        plans = plan_diff.plan_trees(trees, stack)
     labels = list(trees)
     console.print(
         f"dry run: release {app} on {stack}, {len(plan.steps)} steps from {plan.split(0)}; nothing is written or applied", markup=False
@@ -311,4 +299,3 @@ def dry_run(root: Path, stack: str, app: str, console: Console) -> int:
             console.print(f"Pulumi.{stack}.yaml: {key} = {value}", markup=False)
         body = plan_diff.render_text(plan_diff.compare(plans[i - 1], plans[i], stack, labels[i - 1]))
         console.print(body.split("\n", 1)[1], markup=False, end="")  # the header names BASE/working tree: not steps
-    return 0

@@ -39,8 +39,18 @@ def project(tmp_path, config):
     return tmp_path
 
 
-def run(project, *args):
-    return CliRunner().invoke(cli_app, [*args, "--stack", "stg", "--root", str(project)])
+def run(project, *args, stack="stg"):
+    return CliRunner().invoke(cli_app, [*args, "--stack", stack, "--root", str(project)])
+
+
+def refused(root, *args, stack="stg"):
+    """Run an edit command that must be refused: exit 1, the stack file byte for byte as it was; the output."""
+    path = root / f"Pulumi.{stack}.yaml"
+    before = path.read_text()
+    result = run(root, *args, stack=stack)
+    assert result.exit_code == 1, result.output
+    assert path.read_text() == before
+    return result.output
 
 
 # --- guards (pure) -----------------------------------------------------------------------------
@@ -224,12 +234,9 @@ def test_canary_command_writes_an_integer(project):
 
 def test_refused_command_exits_1_and_leaves_the_file_alone(project, config):
     config["apps"]["front"]["green"] = {"image": "r/front:2", "replicas": 0}
-    path = write_stack(project, "stg", config)
-    before = path.read_text()
-    result = run(project, "flip", "--app", "front", "--to", "green")
-    assert result.exit_code == 1
-    assert "refused: cannot flip front to green: apps.front.green.replicas is 0" in " ".join(result.output.split())
-    assert path.read_text() == before
+    write_stack(project, "stg", config)
+    output = refused(project, "flip", "--app", "front", "--to", "green")
+    assert "refused: cannot flip front to green: apps.front.green.replicas is 0" in " ".join(output.split())
 
 
 def test_no_op_command_exits_0_without_touching_the_file(project):
@@ -272,11 +279,7 @@ def test_edits_are_validated_with_the_stacks_own_rules(tmp_path, config):
     # prod must serve TLS: a prod stack file without gateway.tls is refused, not edited.
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
     write_stack(tmp_path, "prod", config)
-    before = (tmp_path / "Pulumi.prod.yaml").read_text()
-    result = CliRunner().invoke(cli_app, ["flip", "--app", "front", "--to", "green", "--stack", "prod", "--root", str(tmp_path)])
-    assert result.exit_code != 0
-    assert "gateway.tls: is required for stack prod" in result.output
-    assert (tmp_path / "Pulumi.prod.yaml").read_text() == before
+    assert "gateway.tls: is required for stack prod" in refused(tmp_path, "flip", "--app", "front", "--to", "green", stack="prod")
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".edit")] == []
 
 
@@ -290,17 +293,14 @@ def under_provisioned(project, config):
 
 
 def test_flip_to_an_under_provisioned_color_is_refused_with_the_policys_message(project, config):
-    path = under_provisioned(project, config)
-    before = path.read_text()
-    result = run(project, "flip", "--app", "front", "--to", "green")
-    assert result.exit_code == 1, result.output
-    assert result.output.startswith("refused: the edited Pulumi.stg.yaml fails the policy pack, nothing written:\n")
+    under_provisioned(project, config)
+    output = refused(project, "flip", "--app", "front", "--to", "green")
+    assert output.startswith("refused: the edited Pulumi.stg.yaml fails the policy pack, nothing written:\n")
     assert (
         "[mandatory] flip-target-provisioned (VirtualService front): VirtualService app/front: the active color green "
         "has 1 replicas while blue still runs 3; it needs at least 1 x 3 (scale green up first, scale blue down "
         "after the flip)"
-    ) in result.output
-    assert path.read_text() == before
+    ) in output
     assert not list(project.glob(".*.edit"))
 
 
@@ -326,14 +326,11 @@ def test_an_advisory_violation_warns_and_does_not_refuse(project, config):
 
 def test_an_advisory_policy_made_mandatory_by_the_pack_config_refuses(project, config):
     config["apps"]["front"]["readOnlyRootFilesystem"] = False
-    path = write_stack(project, "stg", config)
+    write_stack(project, "stg", config)
     (project / "policies" / "config").mkdir(parents=True)
     (project / "policies" / "config" / "stg.json").write_text(json.dumps({"pod-read-only-root-filesystem": "mandatory"}))
-    before = path.read_text()
-    result = run(project, "canary", "--app", "front", "--weight", "10")
-    assert result.exit_code == 1
-    assert "[mandatory] pod-read-only-root-filesystem (Deployment front-green)" in result.output
-    assert path.read_text() == before
+    output = refused(project, "canary", "--app", "front", "--weight", "10")
+    assert "[mandatory] pod-read-only-root-filesystem (Deployment front-green)" in output
 
 
 def test_an_invalid_pack_config_refuses(project):
@@ -346,26 +343,20 @@ def test_an_invalid_pack_config_refuses(project):
 
 def test_an_edit_without_the_program_to_plan_it_is_refused(tmp_path, config):
     (tmp_path / "Pulumi.yaml").write_text((ROOT / "Pulumi.yaml").read_text())
-    path = write_stack(tmp_path, "stg", config)
-    before = path.read_text()
-    result = CliRunner().invoke(cli_app, ["flip", "--app", "front", "--to", "green", "--stack", "stg", "--root", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "the edited Pulumi.stg.yaml does not plan, nothing written: no program __main__.py in" in " ".join(result.output.split())
-    assert path.read_text() == before
+    write_stack(tmp_path, "stg", config)
+    output = refused(tmp_path, "flip", "--app", "front", "--to", "green")
+    assert "the edited Pulumi.stg.yaml does not plan, nothing written: no program __main__.py in" in " ".join(output.split())
 
 
 # --- a canary is a canary; rollback undoes -----------------------------------------------------
 
 
 def test_canary_command_refuses_100_before_touching_the_file(project):
-    before = (project / "Pulumi.stg.yaml").read_text()
-    result = run(project, "canary", "--app", "front", "--weight", "100")
-    assert result.exit_code == 1
+    output = refused(project, "canary", "--app", "front", "--weight", "100")
     assert (
         "refused: canary weight for front: 100 is not a canary (a canary is 1-99, 0 = no canary): to move all "
-        "traffic to the idle color use flip (`make flip`)" in " ".join(result.output.split())
+        "traffic to the idle color use flip (`make flip`)" in " ".join(output.split())
     )
-    assert (project / "Pulumi.stg.yaml").read_text() == before
 
 
 def test_flip_then_rollback_restores_the_file_and_a_second_rollback_is_refused(project):
@@ -377,19 +368,14 @@ def test_flip_then_rollback_restores_the_file_and_a_second_rollback_is_refused(p
     assert "apps.front.previousColor removed  (same as: pulumi config rm --path apps.front.previousColor -s stg)" in rolled.output
     assert "traffic: front: green 100% -> blue 100%" in rolled.output
     assert path.read_text() == original, "rollback undoes the flip's edit exactly"
-    again = run(project, "rollback", "--app", "front")
-    assert again.exit_code == 1
-    assert "refused: front has nothing to undo: no previousColor recorded" in " ".join(again.output.split())
-    assert path.read_text() == original
+    again = refused(project, "rollback", "--app", "front")
+    assert "refused: front has nothing to undo: no previousColor recorded" in " ".join(again.split())
 
 
 def test_rollback_after_activecolor_was_edited_by_hand_is_refused(project, config):
     config["apps"]["front"]["activeColor"] = "green"
-    path = write_stack(project, "stg", config)
-    before = path.read_text()
-    result = run(project, "rollback", "--app", "front")
-    assert result.exit_code == 1 and "front has nothing to undo" in result.output
-    assert path.read_text() == before
+    write_stack(project, "stg", config)
+    assert "front has nothing to undo" in refused(project, "rollback", "--app", "front")
 
 
 def test_a_hand_edit_back_to_the_previous_color_makes_the_file_invalid_until_previous_color_goes(project):
