@@ -67,8 +67,7 @@ def diff(
 def _run(root: Path, stack: str, plan_change: Callable[[StackConfig], edits.Change]) -> None:
     """Plan the change on the current config, write it (or refuse), and say what traffic does."""
     try:
-        change = plan_change(edits.load_stack(root, stack))
-        advisories = edits.apply(root, stack, change)
+        change, advisories = edits.edit(root, stack, plan_change)
     except edits.Refused as err:
         refuse(err)
     except StackFileError as err:

@@ -11,7 +11,9 @@ project's pack config for that stack (`policies/config/<stack>.json`).
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from components.shared.colors import COLORS, Color, is_color
 from policies.guardrails.catalog import MANDATORY
 from policies.guardrails.evaluate import Finding, PackConfigError
 
-from . import policy_check, stack_edit
+from . import policy_check, stack_edit, stack_lock
 from .plan import PlanError, run_plan
 from .stackfile import StackFileError, project_name, read_stack_config, stack_path
 from .traffic import Traffic
@@ -177,9 +179,28 @@ def plan_canary(config: StackConfig, app: str, weight: int) -> Change:
 # --- applying ----------------------------------------------------------------------------------
 
 
-def apply(root: Path, stack: str, change: Change) -> list[Finding]:
-    """Write the edits into Pulumi.<stack>.yaml, only if the result still passes the program's validation and
-    the policy pack's mandatory policies; returns the advisory violations (warnings: they do not refuse)."""
+def _stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def edit(
+    root: Path, stack: str, plan_change: Callable[[StackConfig], Change], say: Callable[[str], None] = _stderr
+) -> tuple[Change, list[Finding]]:
+    """Plan a change on the stack's current config and write it, holding the stack file's edit lock from the
+    read to the rename, so a concurrent edit is planned on top of this one instead of overwriting it. Returns
+    the change and the advisory violations; `say` gets the "waiting for ..." line when another edit holds the lock."""
+    path = stack_path(root, stack)
+    try:
+        with stack_lock.locked(path, say):
+            change = plan_change(load_stack(root, stack))
+            return change, _write(root, stack, change)
+    except stack_lock.LockTimeout as err:
+        raise Refused(str(err)) from None
+
+
+def _write(root: Path, stack: str, change: Change) -> list[Finding]:
+    """Write the edits into Pulumi.<stack>.yaml (the caller holds its lock), only if the result still passes the
+    program's validation and the policy pack's mandatory policies; returns the advisory violations."""
     if not change.edits:
         return []
     path, project = root / f"Pulumi.{stack}.yaml", project_name(root)

@@ -290,8 +290,7 @@ class Release:
                 return
             self.progress.line(f"{title}: resuming, in the stack file but not live ({split_text(live or plan.start)}): applying it")
         else:
-            change = plan_step(edits.load_stack(self.root, self.stack), plan, step)
-            advisories = edits.apply(self.root, self.stack, change)
+            change, advisories = edits.edit(self.root, self.stack, lambda config: plan_step(config, plan, step), self.progress.line)
             self.touched = True
             self.progress.line(f"{title}: {change.sentence}")
             for finding in advisories:
@@ -362,8 +361,7 @@ class Release:
         self.outcome.records.append(record)
         started = self.clock()
         try:
-            change = plan_restore(edits.load_stack(self.root, self.stack), plan)
-            edits.apply(self.root, self.stack, change)
+            change, _ = edits.edit(self.root, self.stack, lambda config: plan_restore(config, plan), self.progress.line)
             self.progress.line(f"restore: {change.sentence if change.edits else 'the stack file already has it'}")
             if change.edits:
                 try:

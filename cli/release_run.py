@@ -18,6 +18,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -283,9 +284,8 @@ def dry_run(root: Path, stack: str, app: str, console: Console) -> None:
         changes = []
         for i, step in enumerate(plan.steps, 1):
             previous = trees[list(trees)[-1]]
-            change = plan_step(edits.load_stack(previous, stack), plan, step)
             tree = _tree(root, previous / f"Pulumi.{stack}.yaml", Path(tmp) / str(i))
-            edits.apply(tree, stack, change)
+            change, _ = edits.edit(tree, stack, partial(plan_step, plan=plan, step=step))
             trees[f"step {step.label}"] = tree
             changes.append(change)
         plans = plan_diff.plan_trees(trees, stack)

@@ -12,7 +12,7 @@ from cli.__main__ import app as cli_app
 from cli.edits import (
     Change,
     Refused,
-    apply,
+    edit,
     load_stack,
     plan_canary,
     plan_flip,
@@ -251,7 +251,7 @@ def test_edits_that_would_make_the_config_invalid_are_not_written(project, confi
     bad = Change("front", {"apps.front.canaryWeight": 150}, traffic_of(cfg), traffic_of(cfg))
     before = (project / "Pulumi.stg.yaml").read_text()
     with pytest.raises(Refused, match=r"apps.front.canaryWeight: must be between 0 and 99, got 150"):
-        apply(project, "stg", bad)
+        edit(project, "stg", lambda _config: bad)
     assert (project / "Pulumi.stg.yaml").read_text() == before
     assert not list(project.glob(".*.edit"))
 
