@@ -6,11 +6,12 @@ import itertools
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..shared.colors import Color, other_color
 from ..shared.fields import (
+    Boolean,
     Cidr,
     DnsLabel,
     HeaderName,
@@ -19,10 +20,12 @@ from ..shared.fields import (
     ImageRef,
     KeyedProblems,
     Model,
+    Number,
     PathPrefix,
     Port,
     Quantity,
     Replicas,
+    WholeNumber,
     at_least,
     between,
     matches,
@@ -60,7 +63,7 @@ class Preview(Model):
     """How testers reach the idle color: a dedicated host (browser apps), a path prefix (rewritten to `/`)
     or a header (APIs). Closed by default: without `allowedSourceRanges` no preview route is rendered."""
 
-    enabled: bool = True
+    enabled: Boolean = True
     # Served by the Gateway (must be covered by gateway.hosts): every request on it goes to the idle color.
     host: Hostname | None = None
     path_prefix: PathPrefix = "/preview"
@@ -104,16 +107,16 @@ class Drain(Model):
 
     sidecar_mode: SidecarMode = "native"
     # The app keeps serving while its endpoint's removal reaches every Envoy (config lag).
-    pre_stop_seconds: Annotated[int, between(1, 120)] = 10
+    pre_stop_seconds: Annotated[WholeNumber, between(1, 120)] = 10
     # After SIGTERM (preStop done), the longest the app takes to finish in-flight requests and exit.
-    app_shutdown_seconds: Annotated[int, between(0, 300)] = 20
+    app_shutdown_seconds: Annotated[WholeNumber, between(0, 300)] = 20
     # classic only: the sidecar serves this long after the pod starts terminating (Istio terminationDrainDuration);
     # default preStopSeconds + appShutdownSeconds.
-    proxy_drain_seconds: Annotated[int, between(1, 600)] | None = None
-    termination_grace_period_seconds: Annotated[int, between(1, 3600)] = 45
+    proxy_drain_seconds: Annotated[WholeNumber, between(1, 600)] | None = None
+    termination_grace_period_seconds: Annotated[WholeNumber, between(1, 3600)] = 45
     # After the VirtualService update took a color's last route away, wait this long before that color's
     # Deployment changes (components/scale_down_delay.py).
-    scale_down_delay_seconds: Annotated[int, between(0, 3600)] = 30
+    scale_down_delay_seconds: Annotated[WholeNumber, between(0, 3600)] = 30
 
     @property
     def app_stopped_seconds(self) -> int:
@@ -196,18 +199,11 @@ class PromotionAnalysis(Model):
     # Must be reachable from where `pulumi up` runs (port-forward in CI, or an internal load balancer).
     prometheus_url: HttpUrl
     window: PromDuration = "5m"
-    min_success_rate: Annotated[float, AfterValidator(_fraction)] = 0.99
-    max_p99_ms: Annotated[float, AfterValidator(_positive)] = 500
+    min_success_rate: Annotated[Number, AfterValidator(_fraction)] = 0.99
+    max_p99_ms: Annotated[Number, AfterValidator(_positive)] = 500
     # Fewer requests than this in the window prove nothing: the gate fails.
-    min_requests: Annotated[int, at_least(1)] = 100
+    min_requests: Annotated[WholeNumber, at_least(1)] = 100
     on_unreachable: Literal["fail", "skip"] = "fail"
-
-
-def _no_bools(steps: object) -> object:
-    # pydantic reads `true` as 1: a step written as a boolean is a mistake, not 1%.
-    if isinstance(steps, list) and any(isinstance(step, bool) for step in steps):
-        raise ValueError(f"must be whole percentages such as [10, 25, 50, 100], got {steps}")
-    return steps
 
 
 def _step_plan(steps: list[int]) -> list[int]:
@@ -230,7 +226,7 @@ def _bake(value: str) -> str:
 
 
 # `make release` walks the idle color through these weights; 100 is the flip (cli/release.py).
-StepPlan = Annotated[list[int], BeforeValidator(_no_bools), AfterValidator(_step_plan)]
+StepPlan = Annotated[list[WholeNumber], AfterValidator(_step_plan)]
 # How long `make release` holds each step below 100, re-checking the analysis meanwhile.
 Bake = Annotated[str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a duration such as 30s, 5m or 1h"), AfterValidator(_bake)]
 
@@ -261,13 +257,6 @@ ReadinessTimeout = Annotated[
 ]
 
 
-def _not_a_bool(value: object) -> object:
-    # pydantic reads `true` as 1.0; a percentage written as a boolean is a mistake, not 1%.
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number such as 10 or 0.5, got {value}")
-    return value
-
-
 def _mirror_percent(value: float) -> float:
     if not 0 < value <= 100:
         raise ValueError(f"must be greater than 0 and at most 100, such as 10 or 0.5, got {value:g}")
@@ -282,7 +271,7 @@ class Mirror(Model):
     its answers. A number, not an integer like canaryWeight: Istio's mirrorPercentage is a double, and on a
     busy service even 1% can be more copies than the idle color should take (0.5 or 0.1 then)."""
 
-    percent: Annotated[float, BeforeValidator(_not_a_bool), AfterValidator(_mirror_percent)]
+    percent: Annotated[Number, AfterValidator(_mirror_percent)]
 
 
 def canary_weight_problem(weight: int) -> str | None:
@@ -302,18 +291,11 @@ def _canary_weight(weight: int) -> int:
     return weight
 
 
-CanaryWeight = Annotated[int, AfterValidator(_canary_weight)]
+CanaryWeight = Annotated[WholeNumber, AfterValidator(_canary_weight)]
 
 
 # Kubernetes takes runAsUser/runAsGroup as int32.
 MAX_RUN_AS_ID = 2147483647
-
-
-def _id_not_a_bool(value: object) -> object:
-    # pydantic reads `true` as 1: an id written as a boolean is a mistake, not user 1.
-    if isinstance(value, bool):
-        raise ValueError(f"must be a number such as 10001, got {value}")
-    return value
 
 
 def _non_root_id(value: int) -> int:
@@ -326,7 +308,7 @@ def _non_root_id(value: int) -> int:
 
 # A user or group id the app's containers run as. The default 10001 is a high id (Checkov CKV_K8S_40) that no
 # host account has, should a container escape; an image whose files need another id sets it per app.
-RunAsId = Annotated[int, BeforeValidator(_id_not_a_bool), AfterValidator(_non_root_id)]
+RunAsId = Annotated[WholeNumber, AfterValidator(_non_root_id)]
 
 
 class AppConfig(Model):
@@ -344,7 +326,7 @@ class AppConfig(Model):
     # Copies of default traffic to the idle color, before any canary; absent = no mirror.
     mirror: Mirror | None = None
     resources: Resources = Resources()
-    read_only_root_filesystem: bool = True
+    read_only_root_filesystem: Boolean = True
     run_as_user: RunAsId = 10001
     run_as_group: RunAsId = 10001
     drain: Drain = Drain()

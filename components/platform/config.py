@@ -9,12 +9,16 @@ from pydantic import Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..shared.fields import (
+    Boolean,
     Cidr,
     DnsLabel,
     Hostname,
     KeyedProblems,
+    Labels,
     Model,
+    Number,
     SecretName,
+    WholeNumber,
     between,
     matches,
 )
@@ -57,7 +61,7 @@ class ClusterConfig(Model):
     """
 
     mode: Literal["gke", "kubeconfig"] = "gke"
-    manage: bool = False
+    manage: Boolean = False
     name: ClusterName | None = None
     location: GcpLocation | None = None
     project: GcpProject | None = None
@@ -69,7 +73,7 @@ class ClusterConfig(Model):
     master_authorized_networks: list[Cidr] = []
     # Private nodes have no external IPs: without NAT they cannot pull images from docker.io or quay.io.
     # false when the VPC already has its own Cloud NAT in this region.
-    cloud_nat: bool = True
+    cloud_nat: Boolean = True
     # Only used when manage is false: namespaces that already exist in the cluster and that this stack may take
     # over (label, then own: destroying the stack deletes them). Any other existing namespace the stack would
     # create stops `pulumi preview`/`up` with a clear message.
@@ -128,8 +132,8 @@ class ClusterConfig(Model):
 class Autoscaling(Model):
     """Node counts of the whole pool (all its zones together), not per zone."""
 
-    min_node_count: Annotated[int, between(0, 1000)] = 1
-    max_node_count: Annotated[int, between(1, 1000)] = 3
+    min_node_count: Annotated[WholeNumber, between(0, 1000)] = 1
+    max_node_count: Annotated[WholeNumber, between(1, 1000)] = 3
 
     @model_validator(mode="after")
     def _min_at_most_max(self) -> Autoscaling:
@@ -151,10 +155,10 @@ PLACEMENT_KEYS = ("name", "taints")
 class NodePoolConfig(Model):
     name: DnsLabel = "apps"
     machine_type: MachineType = "e2-standard-4"
-    disk_size_gb: Annotated[int, between(10, 65536)] = 100
+    disk_size_gb: Annotated[WholeNumber, between(10, 65536)] = 100
     disk_type: Literal["pd-standard", "pd-balanced", "pd-ssd"] = "pd-balanced"
     autoscaling: Autoscaling = Autoscaling()
-    labels: dict[str, str] = {}
+    labels: Labels = {}
     taints: list[Taint] = []
     # The pool's dedicated node service account (never the Compute Engine default one).
     service_account_id: AccountId | None = None
@@ -181,12 +185,12 @@ class NodePoolConfig(Model):
 
 
 class Addon(Model):
-    enabled: bool = True
+    enabled: Boolean = True
 
 
 class JaegerAddon(Addon):
     # Share of requests traced (Telemetry randomSamplingPercentage).
-    sampling_percent: Annotated[float, Field(ge=0, le=100)] = 1.0
+    sampling_percent: Annotated[Number, Field(ge=0, le=100)] = 1.0
 
 
 class Addons(Model):
@@ -216,7 +220,7 @@ class IstioConfig(Model):
     addons: Addons = Addons()
     # Opt-in: destroying the stack (or deleting the install resource) runs `istioctl uninstall`. Off by
     # default so that no change of the program can remove the mesh as a side effect.
-    uninstall_on_destroy: bool = False
+    uninstall_on_destroy: Boolean = False
 
     @model_validator(mode="after")
     def _keys_fit_the_mode(self) -> IstioConfig:
@@ -252,7 +256,7 @@ class GatewayTls(Model):
     """HTTPS on port 443 with a certificate Secret in the ingress gateway's namespace."""
 
     credential_name: SecretName
-    https_redirect: bool = True
+    https_redirect: Boolean = True
 
 
 class GatewayConfig(Model):
@@ -260,7 +264,7 @@ class GatewayConfig(Model):
     namespace: DnsLabel
     hosts: Annotated[list[Hostname], Field(min_length=1)]
     # The ingress gateway pods this Gateway binds to, and the namespace they run in.
-    selector: dict[str, str] = {"istio": "ingressgateway"}
+    selector: Labels = {"istio": "ingressgateway"}
     workload_namespace: DnsLabel = ISTIO_NAMESPACE
     tls: GatewayTls | None = None
 

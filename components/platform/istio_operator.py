@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
-from ..shared.fields import DnsLabel, Model, Port, Quantity, between
+from ..shared.fields import Boolean, DnsLabel, Labels, Model, Number, Port, Quantity, WholeNumber, between, not_a_boolean
 
-IntOrString = int | str
+IntOrString = Annotated[int | str, BeforeValidator(not_a_boolean)]
 Profile = Literal["default", "demo", "minimal", "remote", "empty", "preview", "ambient", "stable"]
 Effect = Literal["NoSchedule", "PreferNoSchedule", "NoExecute"]
 
@@ -30,7 +30,7 @@ class ResourceRequirements(Model):
 
 class MetricTarget(Model):
     type: Literal["Utilization", "AverageValue", "Value"]
-    average_utilization: Annotated[int, between(1, 1000)] | None = None
+    average_utilization: Annotated[WholeNumber, between(1, 1000)] | None = None
     average_value: Quantity | None = None
     value: Quantity | None = None
 
@@ -46,8 +46,8 @@ class MetricSpec(Model):
 
 
 class HpaSpec(Model):
-    min_replicas: Annotated[int, between(1, 1000)] | None = None
-    max_replicas: Annotated[int, between(1, 1000)]
+    min_replicas: Annotated[WholeNumber, between(1, 1000)] | None = None
+    max_replicas: Annotated[WholeNumber, between(1, 1000)]
     metrics: list[MetricSpec] | None = None
 
 
@@ -63,7 +63,7 @@ class LabelSelectorRequirement(Model):
 
 
 class LabelSelector(Model):
-    match_labels: dict[str, str] | None = None
+    match_labels: Labels | None = None
     match_expressions: list[LabelSelectorRequirement] | None = None
 
 
@@ -74,7 +74,7 @@ class PodAffinityTerm(Model):
 
 
 class WeightedPodAffinityTerm(Model):
-    weight: Annotated[int, between(1, 100)]
+    weight: Annotated[WholeNumber, between(1, 100)]
     pod_affinity_term: PodAffinityTerm
 
 
@@ -98,7 +98,7 @@ class NodeSelector(Model):
 
 
 class PreferredSchedulingTerm(Model):
-    weight: Annotated[int, between(1, 100)]
+    weight: Annotated[WholeNumber, between(1, 100)]
     preference: NodeSelectorTerm
 
 
@@ -118,7 +118,7 @@ class Toleration(Model):
     operator: Literal["Exists", "Equal"] | None = None
     value: str | None = None
     effect: Effect | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: WholeNumber | None = None
 
 
 class EnvVar(Model):
@@ -171,11 +171,11 @@ class Overlay(Model):
 
 class KubernetesSettings(Model):
     resources: ResourceRequirements | None = None
-    replica_count: Annotated[int, between(0, 1000)] | None = None
+    replica_count: Annotated[WholeNumber, between(0, 1000)] | None = None
     hpa_spec: HpaSpec | None = None
     pod_disruption_budget: PodDisruptionBudgetSpec | None = None
     affinity: Affinity | None = None
-    node_selector: dict[str, str] | None = None
+    node_selector: Labels | None = None
     tolerations: list[Toleration] | None = None
     env: list[EnvVar] | None = None
     pod_annotations: dict[str, str] | None = None
@@ -189,7 +189,7 @@ class KubernetesSettings(Model):
 class BaseComponent(Model):
     """The `base` component (CRDs, cluster roles): no image or namespace of its own."""
 
-    enabled: bool | None = None
+    enabled: Boolean | None = None
     k8s: KubernetesSettings | None = Field(default=None, alias="k8s")  # to_camel would say k8S
 
 
@@ -201,7 +201,7 @@ class Component(BaseComponent):
 
 class GatewayComponent(Component):
     name: DnsLabel
-    label: dict[str, str] | None = None
+    label: Labels | None = None
 
 
 def _cni_enabled(cni: Component) -> Component:
@@ -224,7 +224,7 @@ class Components(Model):
 class ZipkinProvider(Model):
     service: str
     port: Port
-    max_tag_length: int | None = None
+    max_tag_length: WholeNumber | None = None
 
 
 class OpenTelemetryProvider(Model):
@@ -245,11 +245,11 @@ class DefaultProviders(Model):
 
 
 class ProxyTracing(Model):
-    sampling: Annotated[float, Field(ge=0, le=100)] | None = None
+    sampling: Annotated[Number, Field(ge=0, le=100)] | None = None
 
 
 class ProxyConfig(Model):
-    hold_application_until_proxy_starts: bool | None = None
+    hold_application_until_proxy_starts: Boolean | None = None
     termination_drain_duration: str | None = None
     tracing: ProxyTracing | None = None
 
@@ -261,8 +261,8 @@ class OutboundTrafficPolicy(Model):
 class MeshConfig(Model):
     access_log_file: str | None = None
     access_log_encoding: Literal["TEXT", "JSON"] | None = None
-    enable_tracing: bool | None = None
-    enable_prometheus_merge: bool | None = None
+    enable_tracing: Boolean | None = None
+    enable_prometheus_merge: Boolean | None = None
     default_config: ProxyConfig | None = None
     extension_providers: list[ExtensionProvider] | None = None
     default_providers: DefaultProviders | None = None

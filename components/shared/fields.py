@@ -9,7 +9,7 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Strict
 from pydantic.alias_generators import to_camel
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -63,6 +63,58 @@ def _number_as_string(value: Any) -> Any:
     return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
 
 
+# --- numbers and booleans: strict, in the forms the Pulumi CLI writes ----------------------------
+# pydantic's lax mode reads `true` as 1 and 1 as true: `port: true` would serve on port 1. A boolean is never a
+# number here, nor a number a boolean. What stays accepted is what `pulumi config set` writes: with `--path`,
+# integers as YAML numbers and `true`/`false` as YAML booleans, every other value (0.5 included) as a string;
+# with `--type string`, and for top-level keys, everything as a string. So a number may also be its decimal
+# text ("8080", "0.5") and a boolean the text "true" or "false".
+_WHOLE = re.compile(r"^[+-]?[0-9]+$")
+_DECIMAL = re.compile(r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+)?$")
+
+
+def _shown(value: Any) -> str:
+    # As the stack file spells it: `true`, not Python's True.
+    return ("true" if value else "false") if isinstance(value, bool) else repr(value)
+
+
+def _whole_number(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():  # the engine hands JSON numbers over as floats
+        return int(value)
+    if isinstance(value, str) and _WHOLE.match(value):
+        return int(value)
+    raise ValueError(f"must be a whole number, got {_shown(value)}")
+
+
+def _number(value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _DECIMAL.match(value):
+        return float(value)
+    raise ValueError(f"must be a number, got {_shown(value)}")
+
+
+def not_a_boolean(value: Any) -> Any:
+    """For a field that takes a number or a string (Kubernetes' IntOrString): anything but a boolean."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a number or a string, got {_shown(value)}")
+    return value
+
+
+def _boolean(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if value in ("true", "false"):
+        return value == "true"
+    raise ValueError(f"must be true or false, got {_shown(value)}")
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number), Strict()]
+Number = Annotated[float, BeforeValidator(_number)]
+Boolean = Annotated[bool, BeforeValidator(_boolean), Strict()]
+
 DnsLabel = Annotated[str, matches(_DNS_LABEL, "a DNS-1123 label (lowercase letters, digits, '-', at most 63)")]
 Hostname = Annotated[str, matches(_HOST, "a lowercase DNS hostname such as front.example.com")]
 ImageRef = Annotated[str, matches(_IMAGE, "an image reference such as registry/repo/name:1.2.3")]
@@ -70,14 +122,40 @@ Quantity = Annotated[str, BeforeValidator(_number_as_string), matches(_QUANTITY,
 PathPrefix = Annotated[str, matches(_PATH_PREFIX, "a path prefix such as /preview (leading '/', no trailing '/')")]
 HttpPath = Annotated[str, matches(re.compile(r"^/[A-Za-z0-9._~/-]*$"), "an absolute HTTP path such as /healthz")]
 HeaderName = Annotated[str, matches(_HEADER_NAME, "a lowercase HTTP header name such as x-preview")]
-Port = Annotated[int, between(1, 65535)]
-Replicas = Annotated[int, between(0, 1000)]
+Port = Annotated[WholeNumber, between(1, 65535)]
+Replicas = Annotated[WholeNumber, between(0, 1000)]
 Cidr = Annotated[str, AfterValidator(_cidr)]
 # A Secret's name: a DNS-1123 subdomain (lowercase, digits, '-' and '.').
-SecretName = Annotated[
-    str,
-    matches(re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"), "a Kubernetes Secret name such as front-tls"),
-]
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+SecretName = Annotated[str, matches(_DNS_SUBDOMAIN, "a Kubernetes Secret name such as front-tls")]
+
+# Kubernetes label keys and values, checked as the API server checks them (apimachinery's IsQualifiedName and
+# IsValidLabelValue), so a bad label fails the plan instead of `pulumi up` half-way.
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+_LABEL_KEY = (
+    "a Kubernetes label key (an optional DNS subdomain prefix and '/', then a name of at most 63 letters, digits, "
+    "'-', '_' or '.' that starts and ends with a letter or digit, e.g. example.com/tier)"
+)
+_LABEL_VALUE = "a Kubernetes label value (empty, or at most 63 letters, digits, '-', '_' or '.' that start and end with a letter or digit)"
+
+
+def _label_key(key: str) -> str:
+    prefix, slash, name = key.partition("/") if "/" in key else ("", "", key)
+    prefix_ok = not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix) is not None)
+    if not (prefix_ok and len(name) <= 63 and _LABEL_NAME.match(name)):
+        raise ValueError(f"must be {_LABEL_KEY}, got {key!r}")
+    return key
+
+
+def _label_value(value: str) -> str:
+    if value and not (len(value) <= 63 and _LABEL_NAME.match(value)):
+        raise ValueError(f"must be {_LABEL_VALUE}, got {value!r}")
+    return value
+
+
+LabelKey = Annotated[str, AfterValidator(_label_key)]
+LabelValue = Annotated[str, AfterValidator(_label_value)]
+Labels = dict[LabelKey, LabelValue]  # labels, a node selector, a label selector's matchLabels
 
 
 class KeyedProblems(ValueError):

@@ -35,7 +35,7 @@ def test_a_single_step_is_a_plain_flip(config):
         ({"steps": [10, 50, 50, 100]}, "steps: must be strictly increasing, got [10, 50, 50, 100]"),
         ({"steps": [50, 25, 100]}, "steps: must be strictly increasing, got [50, 25, 100]"),
         ({"steps": [10, 25, 50]}, "steps: must end at 100 (the flip), got [10, 25, 50]"),
-        ({"steps": [True, 100]}, "steps: must be whole percentages such as [10, 25, 50, 100], got [True, 100]"),
+        ({"steps": [True, 100]}, "steps.0: must be a whole number, got true"),
         ({"bake": "0s"}, "bake: must be a duration such as 30s, 5m or 1h, got '0s'"),
         ({"bake": "5 minutes"}, "bake: must be a duration such as 30s, 5m or 1h, got '5 minutes'"),
         ({"bake": "25h"}, "bake: must be between 1s and 24h, got 25h"),

@@ -54,8 +54,8 @@ def test_run_as_user_and_group_are_set_per_app(config):
         ("runAsGroup", 0, "apps.front.runAsGroup: must not be 0 (root)"),
         ("runAsUser", -5, "apps.front.runAsUser: must be between 1 and 2147483647, got -5"),
         ("runAsGroup", 2147483648, "apps.front.runAsGroup: must be between 1 and 2147483647, got 2147483648"),
-        ("runAsUser", True, "apps.front.runAsUser: must be a number such as 10001, got True"),
-        ("runAsUser", "nobody", "apps.front.runAsUser: must be a valid integer"),
+        ("runAsUser", True, "apps.front.runAsUser: must be a whole number, got true"),
+        ("runAsUser", "nobody", "apps.front.runAsUser: must be a whole number, got 'nobody'"),
     ],
 )
 def test_run_as_ids_must_be_non_root_ids(config, key, value, expected):

@@ -76,7 +76,7 @@ def test_full_platform_config_parses(config):
             "cluster.location: must be a GCP region or zone such as europe-west1 or europe-west1-b, got 'europe'",
         ),
         ("cluster.project", "ab", "cluster.project: must be a GCP project id such as acme-prod, got 'ab'"),
-        ("cluster.manage", "maybe", "cluster.manage: must be a valid boolean, unable to interpret input, got 'maybe'"),
+        ("cluster.manage", "maybe", "cluster.manage: must be true or false, got 'maybe'"),
         ("cluster.releaseChannel", "LTS", "cluster.releaseChannel: must be 'RAPID', 'REGULAR' or 'STABLE', got 'LTS'"),
         (
             "cluster.masterIpv4CidrBlock",
@@ -84,7 +84,7 @@ def test_full_platform_config_parses(config):
             "cluster.masterIpv4CidrBlock: must be a CIDR block such as 10.0.0.0/8, got '172.16.0.1/28'",
         ),
         ("cluster.zone", "b", "cluster.zone: unknown key"),
-        ("cluster.cloudNat", "maybe", "cluster.cloudNat: must be a valid boolean, unable to interpret input, got 'maybe'"),
+        ("cluster.cloudNat", "maybe", "cluster.cloudNat: must be true or false, got 'maybe'"),
         ("nodePool.name", "Apps", "nodePool.name: must be a DNS-1123 label (lowercase letters, digits, '-', at most 63), got 'Apps'"),
         ("nodePool.machineType", "big", "nodePool.machineType: must be a Compute Engine machine type such as e2-standard-4, got 'big'"),
         ("nodePool.diskSizeGb", 5, "nodePool.diskSizeGb: must be between 10 and 65536, got 5"),
