@@ -91,8 +91,9 @@ validate: deps ## check every build/*/manifests against the Kubernetes and Istio
 # --- delivery (README "Release walkthrough") ----------------------------------------------------
 # `make diff` plans BASE (default HEAD) and the working tree and prints the change (Markdown copy in
 # build/diff-<stack>.md). The CLI exits 0 no changes, 1 error, 2 changes; here changes are not a failure.
-diff: deps ## what the working tree changes against BASE (default HEAD): make diff STACK=stg BASE=origin/main
-	@$(PY) -m cli diff --stack $(STACK) --base $(BASE) --markdown build/diff-$(STACK).md || test $$? -eq 2
+# An app that loses all its traffic fails the diff unless named in REMOVE_APP (the CLI reads it from the environment).
+diff: deps ## what the working tree changes against BASE (default HEAD): make diff STACK=stg BASE=origin/main [REMOVE_APP=front]
+	@$(if $(REMOVE_APP),REMOVE_APP="$(REMOVE_APP)") $(PY) -m cli diff --stack $(STACK) --base $(BASE) --markdown build/diff-$(STACK).md || test $$? -eq 2
 
 flip: deps ## guarded edit, all traffic to a color: make flip STACK=stg APP=front TO=green
 	@$(PY) -m cli flip --stack $(STACK) --app "$(APP)" --to "$(TO)"

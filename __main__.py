@@ -22,8 +22,8 @@ from components.platform.node_pool import (
 from components.shared.naming import PROJECT
 from components.shared.secrets import export, keep_config_secrets
 
-raw_config = raw_pulumi_config(PROJECT)
 try:
+    raw_config = raw_pulumi_config(PROJECT)
     config = parse_stack_config(raw_config, stack=pulumi.get_stack())
 except ConfigError as err:
     # RunError ends the program with just this message: no traceback, nothing registered.

@@ -51,10 +51,18 @@ def diff(
     base: str = typer.Option(..., "--base", "-b", help="git ref to compare with, e.g. HEAD, origin/main or a commit"),
     markdown: Path = typer.Option(None, "--markdown", "-m", help="also write the diff as Markdown (MR comment)"),
     root: Path = ROOT_DIR,
+    remove_app: list[str] = typer.Option(
+        [],
+        "--remove-app",
+        envvar="REMOVE_APP",
+        help="an app this change removes on purpose (repeatable; env REMOVE_APP, space-separated); "
+        "any other app that loses all its traffic makes the diff fail",
+    ),
 ) -> None:
-    """Plan the stack at BASE and in the working tree and show what changes (edits nothing). Exit 0 none, 1 error, 2 changes."""
+    """Plan the stack at BASE and in the working tree and show what changes (edits nothing). Exit 0 none, 1 error
+    (also: an app loses all its traffic without --remove-app), 2 changes."""
     try:
-        result = plan_diff.diff_stack(stack, base, root)
+        result = plan_diff.diff_stack(stack, base, root, frozenset(remove_app))
     except plan_diff.DiffError as err:
         fail(err, plan_diff.EXIT_ERROR)
     typer.echo(plan_diff.render_text(result), nl=False)

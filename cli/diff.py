@@ -139,6 +139,12 @@ class StackDiff:
     replacements: list[Replacement] = field(default_factory=list)
     policy: list[Finding] = field(default_factory=list)  # the pack's violations in the working tree's plan
     unchanged: int = 0
+    removed_apps: dict[str, str] = field(default_factory=dict)  # app -> what happens to it (all its traffic goes)
+    removals_on_purpose: frozenset[str] = frozenset()  # apps named by --remove-app
+
+    @property
+    def unintended_removals(self) -> list[str]:
+        return [app for app in self.removed_apps if app not in self.removals_on_purpose]
 
     @property
     def has_changes(self) -> bool:
@@ -155,7 +161,7 @@ class StackDiff:
     @property
     def exit_code(self) -> int:
         # A change that cannot be applied is an error, not a plan: `pulumi up` would refuse it.
-        if self.refused or self.mandatory:
+        if self.refused or self.mandatory or self.unintended_removals:
             return EXIT_ERROR
         return EXIT_CHANGES if self.has_changes else EXIT_NO_CHANGES
 
@@ -218,6 +224,7 @@ def compare(base: TreePlan, head: TreePlan, stack: str, base_label: str) -> Stac
     diff.removed = [r for urn, r in base.resources.items() if urn not in head.resources]
     diff.outputs = field_changes(base.outputs, head.outputs)
     diff.traffic = traffic.changes(base.traffic, head.traffic)
+    diff.removed_apps = traffic.apps_losing_all_traffic(base.traffic, head.traffic)
 
     diff.impact = [_deployment_impact(r, None, added=True) for r in diff.added if r["type"] == DEPLOYMENT]
     diff.impact += [_deployment_impact(r, None) for r in diff.removed if r["type"] == DEPLOYMENT]
@@ -324,8 +331,9 @@ def _collect(jobs: list[tuple[str, subprocess.Popen, Path, Path]]) -> list[TreeP
     return [plans[i] for i in range(len(jobs))]
 
 
-def diff_stack(stack: str, base_ref: str, root: Path = ROOT) -> StackDiff:
-    """Plan `stack` at `base_ref` and in the working tree at `root`, and compare."""
+def diff_stack(stack: str, base_ref: str, root: Path = ROOT, remove_apps: frozenset[str] = frozenset()) -> StackDiff:
+    """Plan `stack` at `base_ref` and in the working tree at `root`, and compare. `remove_apps`: the apps this
+    change removes on purpose (any other app losing all its traffic makes the diff an error)."""
     with tempfile.TemporaryDirectory(prefix="bluegreen-base-") as tmp:
         commit = materialize(root, base_ref, Path(tmp))
         label = commit[:8] if commit.startswith(base_ref) else f"{base_ref} ({commit[:8]})"
@@ -334,6 +342,7 @@ def diff_stack(stack: str, base_ref: str, root: Path = ROOT) -> StackDiff:
         stacks = ", ".join(known_stacks(root)) or "none"
         raise DiffError(f"no stack file Pulumi.{stack}.yaml at BASE {label} nor in the working tree; stacks here: {stacks}")
     result = compare(base, head, stack, label)
+    result.removals_on_purpose = remove_apps
     if not head.missing:
         result.policy = _policy_findings(stack, head, root)
     return result
@@ -379,8 +388,23 @@ def _mandatory_sentence(diff: StackDiff) -> str:
     return f"REFUSED: {_violations(len(diff.mandatory), 'mandatory policy')}: `pulumi up` with the policy pack would refuse this"
 
 
+def removal_sentences(diff: StackDiff) -> list[str]:
+    """`REMOVES APP front: blue 100% -> (none): ...`, and how to say it is on purpose (or that it was said)."""
+    lines = []
+    for app, what in diff.removed_apps.items():
+        if app in diff.removals_on_purpose:
+            lines.append(f"REMOVES APP {app}: {what} (on purpose: --remove-app {app})")
+        else:
+            lines.append(
+                f"REMOVES APP {app}: {what}. If that is a typo, fix the stack file; to remove {app} on purpose say so: "
+                f"make diff STACK={diff.stack} REMOVE_APP={app} (python -m cli diff ... --remove-app {app})"
+            )
+    return lines
+
+
 def render_text(diff: StackDiff) -> str:
     lines = [f"plan diff for stack {diff.stack}: BASE {diff.base} -> {WORKING_TREE}", *diff.notes]
+    lines += [f"!! {sentence}" for sentence in removal_sentences(diff)]
     lines += [f"!! {_mandatory_sentence(diff)}"] if diff.mandatory else []
     lines += [_policy_summary(diff), *(f"  {policy_check.finding_line(f)}" for f in _by_level(diff.policy))]
     if not diff.has_changes:
@@ -425,6 +449,8 @@ def render_markdown(diff: StackDiff) -> str:
     """The MR comment: policy violations and traffic first, then a resource table and the field changes folded."""
     lines = [f"### Plan diff: stack `{diff.stack}`", "", f"BASE `{diff.base}` → this merge request", ""]
     lines += [f"> {note}" for note in diff.notes]
+    removals = removal_sentences(diff)
+    lines += ["> [!CAUTION]", *(f"> **{sentence}**  " for sentence in removals), ""] if removals else []
     lines += _policy_markdown(diff)
     if not diff.has_changes:
         return "\n".join([*lines, f"**No changes** ({diff.unchanged} resources unchanged)."]) + "\n"

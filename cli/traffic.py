@@ -71,3 +71,15 @@ def changes(before: dict[str, Traffic], after: dict[str, Traffic]) -> list[str]:
         if old_mirror != new_mirror:
             lines.append(f"{app} mirror: {old_mirror} -> {new_mirror}")
     return lines
+
+
+def apps_losing_all_traffic(before: dict[str, Traffic], after: dict[str, Traffic]) -> dict[str, str]:
+    """{app: what happens} for each app that served production traffic before and serves none after: the app is
+    gone from the config (a typo in `apps:` drops them all), or no route sends it anything any more."""
+    lost = {}
+    for app, old in before.items():
+        new = after.get(app)
+        if old.split and not (new and new.split):
+            gone = "its VirtualService, Deployments and Service are deleted" if new is None else "no route sends it traffic any more"
+            lost[app] = f"{old.split_text()} -> {NONE}: {gone}"
+    return lost

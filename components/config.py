@@ -30,11 +30,18 @@ from .shared.fields import DnsLabel, KeyedProblems, Model
 TLS_REQUIRED_STACKS = ("prod",)
 
 
+# A file with thousands of mistakes gets the first ones and a count: nobody reads past a screenful.
+MAX_SHOWN_PROBLEMS = 20
+# Config namespaces besides the project's: the providers this program uses read theirs, `pulumi:` is the CLI's.
+OTHER_NAMESPACES = ("command", "gcp", "kubernetes", "pulumi")
+
+
 class ConfigError(Exception):
-    """Invalid stack config; each problem is one `key.path: message` line."""
+    """Invalid stack config; each problem is one `key.path: message` line (the message shows the first 20)."""
 
     def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
+        shown, more = problems[:MAX_SHOWN_PROBLEMS], len(problems) - MAX_SHOWN_PROBLEMS
+        super().__init__("\n".join([*shown, *([f"... and {more} more problems ({len(problems)} in all)"] if more > 0 else [])]))
         self.problems = problems
 
 
@@ -189,8 +196,27 @@ def _decode(value: Any) -> Any:
         return value
 
 
+def _unknown_namespaces(keys: list[str], project: str) -> list[str]:
+    """A key under a namespace nothing reads (`bluegreen-platfrom:apps`) would be dropped in silence, and with it
+    every app: one problem per such key, naming the closest namespace there is."""
+    known = [project, *OTHER_NAMESPACES]
+    problems = []
+    for key in keys:
+        namespace, _, name = key.partition(":")
+        if namespace in known:
+            continue
+        close = difflib.get_close_matches(namespace, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]}:{name}?" if close else f"this program reads {', '.join(f'{n}:' for n in known)}"
+        problems.append(f"{key}: unknown config namespace {namespace!r}, nothing would read this key ({hint})")
+    return problems
+
+
 def project_config(engine_config: dict[str, Any], project: str) -> dict[str, Any]:
-    """The `<project>:<key>` values of engine-form config, decoded and keyed without the prefix."""
+    """The `<project>:<key>` values of engine-form config, decoded and keyed without the prefix; ConfigError for
+    a key under a namespace neither the project nor a provider it uses reads."""
+    problems = _unknown_namespaces(sorted(engine_config), project)
+    if problems:
+        raise ConfigError(problems)
     prefix = f"{project}:"
     return {key[len(prefix) :]: _decode(value) for key, value in engine_config.items() if key.startswith(prefix)}
 
