@@ -10,16 +10,16 @@ from pathlib import Path
 from typing import Any
 
 from .git import GitError, git
-from .stackfile import StackFileError, app_settings
+from .stackfile import StackFileError, app_settings, decode
 
 MAX_COMMITS = 200  # how far back to look for the flip; older history is not searched
 
 
 def _git(root: Path, *args: str) -> str | None:
-    """git's output, or None where history cannot tell (no git, not a repository, no such file)."""
+    """git's output, or None where history cannot tell (no git, not a repository, no such file, not UTF-8 text)."""
     try:
-        return git(root, *args).decode()
-    except GitError:
+        return decode(git(root, *args), "git output")
+    except (GitError, StackFileError):
         return None
 
 

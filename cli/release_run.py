@@ -37,7 +37,7 @@ from . import edits
 from .engine import ROOT
 from .history import settings_before_flip
 from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
-from .stackfile import app_settings, project_name, stack_path
+from .stackfile import app_settings, project_name, read_text, stack_path
 
 VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
 
@@ -207,7 +207,7 @@ def load_release(root: Path, stack: str, app: str) -> tuple[StackConfig, Release
     """The stack's config and the release still to walk, checked against the stack file's git history."""
     config = edits.load_stack(root, stack)
     path, project = stack_path(root, stack), project_name(root)
-    now = app_settings(path.read_text(), path.name, project, app) or {}
+    now = app_settings(read_text(path), path.name, project, app) or {}
     return config, plan_release(config, app, settings_before_flip(root, stack, project, app, now))
 
 

@@ -3,11 +3,17 @@
 Every command reads stack files through `parse`, so a broken file gets the same one-line answer everywhere:
 `Pulumi.stg.yaml:69:21: <what is wrong>` (1-based line and column). Like the Pulumi CLI, a duplicate key is an
 error, never a silent "last one wins".
+
+A stack file is reviewed text, so a hostile one is refused before it costs time or memory: more than MAX_BYTES (256 KiB),
+bytes that are not UTF-8, nesting deeper than the parser's stack, or aliases that expand to more than
+MAX_ALIAS_VALUES values (a "billion laughs" bomb is a few hundred bytes). Aliases are resolved by reference, so they
+are counted without being expanded.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,15 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 
 SECRET_PLACEHOLDER = "[secret: not decrypted by the offline plan]"
 PROJECT_FILE = "Pulumi.yaml"
+# A real stack file is a few KiB. The YAML parser is pure Python (about 1.5 s per 256 KiB on a busy 2-core
+# machine), so the limit is what keeps any file's refusal or plan within a second or two.
+MAX_BYTES = 256 * 1024
+MAX_ALIAS_VALUES = 10_000  # values aliases may add once expanded: a real file's anchors add a few dozen
+MAX_DEPTH = 64  # nested [ and {: a real file has 4 or 5; the parser's time grows with the square of the depth
+MAX_INDENT = 256  # columns of indentation (and compact `- - -`): block nesting, bounded the same way
+UTF8_BOM = "\ufeff"
+_BRACKET = re.compile(r"[\[\]{}]")
+_DEEP_INDENT = re.compile(rf"^[ -]{{{MAX_INDENT},}}", re.MULTILINE)
 
 
 class StackFileError(Exception):
@@ -62,14 +77,78 @@ def _problem(err: MarkedYAMLError) -> str:
     return str(err.problem)
 
 
+def _too_big(name: str, size: int) -> StackFileError:
+    return StackFileError(f"{name}: {size // 1024} KiB, over the {MAX_BYTES // 1024} KiB limit for a stack file (a real one is a few KiB)")
+
+
+def decode(data: bytes, name: str) -> str:
+    """A stack file's bytes as text (a UTF-8 BOM dropped); StackFileError with the line and column of the first byte
+    that is not UTF-8, or for a file over MAX_BYTES."""
+    if len(data) > MAX_BYTES:
+        raise _too_big(name, len(data))
+    try:
+        return data.decode("utf-8").removeprefix(UTF8_BOM)
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise StackFileError(f"{name}:{line}:{column}: byte 0x{data[err.start]:02x} is not UTF-8; a stack file is UTF-8 text") from None
+
+
+def _alias_values(document: Any) -> int:
+    """How many values aliases add to `document` when expanded (0 without aliases), counted without expanding
+    them: each node is walked once, a node used again adds its expanded size; a node inside itself is endless."""
+    sizes: dict[int, int] = {}
+    added = 0
+
+    def size(node: Any) -> int:
+        nonlocal added
+        if not isinstance(node, (dict, list)):
+            return 1
+        if id(node) in sizes:  # a second use of the node: an alias
+            added += sizes[id(node)]
+            return sizes[id(node)]
+        sizes[id(node)] = MAX_ALIAS_VALUES + 1  # until known: a node reached again inside itself is endless
+        children = list(node.values()) if isinstance(node, dict) else node
+        sizes[id(node)] = min(1 + sum(size(child) for child in children), MAX_ALIAS_VALUES + 1)
+        return sizes[id(node)]
+
+    size(document)
+    return added
+
+
+def _too_deep(text: str, name: str) -> StackFileError | None:
+    """Nesting the parser would take seconds over (or exhaust Python's stack on), found by a linear scan. Brackets
+    inside quotes count too: a value with dozens of unmatched `[` is no real config either."""
+    depth = 0
+    for match in _BRACKET.finditer(text):
+        depth = depth + 1 if match.group() in "[{" else max(0, depth - 1)
+        if depth > MAX_DEPTH:
+            line = text.count("\n", 0, match.start()) + 1
+            column = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+            return StackFileError(f"{name}:{line}:{column}: nested more than {MAX_DEPTH} levels deep; not a stack file")
+    deep = _DEEP_INDENT.search(text)
+    if deep:
+        line = text.count("\n", 0, deep.start()) + 1
+        return StackFileError(f"{name}:{line}:1: indented {MAX_INDENT} or more columns deep; not a stack file")
+    return None
+
+
 def parse(text: str, name: str, yaml: YAML | None = None) -> Any:
-    """The YAML document in `text`, read from file `name`; StackFileError for a syntax error or a duplicate key.
+    """The YAML document in `text`, read from file `name`; StackFileError for a syntax error, a duplicate key, or a
+    hostile file (too big, too deep, an alias bomb).
 
     `yaml` is the loader to use (default: ruamel's round trip, YAML 1.2, duplicate keys refused).
     """
+    if len(text) > MAX_BYTES:
+        raise _too_big(name, len(text.encode()))
+    deep = _too_deep(text, name)
+    if deep:
+        raise deep
     loader = yaml or YAML()
     try:
-        return loader.load(text)
+        document = loader.load(text)
+    except RecursionError:
+        raise StackFileError(f"{name}: nested too deeply to be a stack file") from None
     except DuplicateKeyError as err:
         mark = err.problem_mark
         found = _duplicate(loader.compose(text), mark)
@@ -79,14 +158,24 @@ def parse(text: str, name: str, yaml: YAML | None = None) -> Any:
         mark = err.problem_mark or err.context_mark
         where = _at(name, mark) if mark is not None else name
         raise StackFileError(f"{where}: {_problem(err)}") from None
+    if _alias_values(document) > MAX_ALIAS_VALUES:
+        raise StackFileError(f"{name}: its aliases expand to more than {MAX_ALIAS_VALUES} values (a YAML alias bomb); not read")
+    return document
+
+
+def read_text(path: Path) -> str:
+    """A stack or project file's text (see `decode`); StackFileError when it cannot be read or is refused."""
+    try:
+        if path.stat().st_size > MAX_BYTES:  # refused before a byte of it is read
+            raise _too_big(path.name, path.stat().st_size)
+        data = path.read_bytes()
+    except OSError as err:
+        raise StackFileError(f"{path.name}: cannot be read ({err.strerror})") from None
+    return decode(data, path.name).replace("\r\n", "\n")
 
 
 def _read(path: Path) -> Any:
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise StackFileError(f"{path.name}: cannot be read ({err.strerror})") from None
-    return parse(text, path.name)
+    return parse(read_text(path), path.name)
 
 
 # --- finding files -----------------------------------------------------------------------------
@@ -171,7 +260,32 @@ def _config_block(document: Any, name: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         line, column = document.lc.key("config") if isinstance(document, CommentedMap) and "config" in document else (0, 0)
         raise StackFileError(f"{name}:{line + 1}:{column + 1}: config: must be a mapping of keys to values, got {_kind(config)}")
+    _check_secrets(config, name, "config")
     return config
+
+
+# What `pulumi config set --secret` writes: base64 ciphertext, with the passphrase provider `v1:<nonce>:<data>`.
+_CIPHERTEXT = re.compile(r"^[A-Za-z0-9+/=:_-]+$")
+
+
+def _check_secrets(node: Any, name: str, path: str) -> None:
+    """A `secure:` value that is not ciphertext is malformed, said so here: left to the config model, it would be
+    `must be a whole number, got '[secret: ...]'`, or decrypted into nonsense by `pulumi up`."""
+    if isinstance(node, dict):
+        if "secure" in node:
+            value = node["secure"]
+            if set(node) != {"secure"} or not isinstance(value, str) or not _CIPHERTEXT.match(value):
+                line, column = node.lc.key("secure") if isinstance(node, CommentedMap) else (0, 0)
+                extra = f" and other keys ({', '.join(sorted(str(k) for k in node if k != 'secure'))})" if set(node) != {"secure"} else ""
+                raise StackFileError(
+                    f"{name}:{line + 1}:{column + 1}: {path}: malformed secure: value{extra}: `pulumi config set --secret` "
+                    f"writes the ciphertext alone, as base64 text; got {_plain(value)!r}"
+                )
+        for key, child in node.items():
+            _check_secrets(child, name, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, child in enumerate(node):
+            _check_secrets(child, name, f"{path}.{index}")
 
 
 def app_settings(text: str, name: str, project: str, app: str) -> dict[str, Any] | None:
