@@ -10,9 +10,7 @@ project's pack config for that stack (`policies/config/<stack>.json`).
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from components.shared.colors import COLORS, Color, is_color
 from policies.guardrails.catalog import MANDATORY
 from policies.guardrails.evaluate import Finding, PackConfigError
 
-from . import policy_check, stack_edit, stack_lock
+from . import policy_check, stack_edit, stack_lock, stack_write
 from .plan import PlanError, run_plan
 from .stackfile import StackFileError, project_name, read_stack_config, stack_path
 from .traffic import Traffic
@@ -192,9 +190,10 @@ def edit(
     path = stack_path(root, stack)
     try:
         with stack_lock.locked(path, say):
+            stack_write.remove_stale(path)  # left by an edit that was killed: this one holds the lock now
             change = plan_change(load_stack(root, stack))
             return change, _write(root, stack, change)
-    except stack_lock.LockTimeout as err:
+    except (stack_lock.LockTimeout, stack_write.NotWritable) as err:
         raise Refused(str(err)) from None
 
 
@@ -204,24 +203,21 @@ def _write(root: Path, stack: str, change: Change) -> list[Finding]:
     if not change.edits:
         return []
     path, project = root / f"Pulumi.{stack}.yaml", project_name(root)
+    stack_write.check_writable(path)
+    text, layout = stack_write.read(path)
     try:
-        text = stack_edit.edit_text(path.read_text(), project, change.edits, name=path.name)
+        text = stack_edit.edit_text(text, project, change.edits, name=path.name)
     except stack_edit.UnsafeEdit as err:
         raise Refused(f"{path.name} cannot be edited line for line ({err}); make the change by hand") from None
-    # A private temporary file beside the original, so concurrent edits never share one.
-    fd, staged_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".edit", dir=path.parent)
-    staged = Path(staged_name)
-    try:
-        with os.fdopen(fd, "w") as staged_file:
-            staged_file.write(text)
+
+    def check(staged: Path) -> list[Finding]:
         parse_stack_file(staged, project, stack)
-        advisories = _policy_check(root, stack, staged, path.name)
-        os.replace(staged, path)
+        return _policy_check(root, stack, staged, path.name)
+
+    try:
+        return stack_write.replace(path, text, layout, check)
     except ConfigError as err:
         raise Refused(f"the edited {path.name} would be invalid, nothing written:\n{err}") from None
-    finally:
-        staged.unlink(missing_ok=True)
-    return advisories
 
 
 def _policy_check(root: Path, stack: str, staged: Path, name: str) -> list[Finding]:

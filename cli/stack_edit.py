@@ -10,6 +10,7 @@ from __future__ import annotations
 import difflib
 import io
 import itertools
+import re
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -69,14 +70,24 @@ def _parent(document: CommentedMap, project: str, key_path: str, create: bool = 
     top, *rest = key_path.split(".")
     config = document.setdefault("config", CommentedMap()) if create else document.get("config") or CommentedMap()
     parent, key = config, _config_key(config, project, top)
-    for child in rest:
+    for depth, child in enumerate(rest):
         node = parent.get(key)
         if not isinstance(node, dict):
             if not create:
                 return None, child
             node = parent[key] = CommentedMap()
+        _not_shared(node, ".".join([top, *rest[:depth]]))
         parent, key = node, child
     return parent, key
+
+
+def _not_shared(node: CommentedMap, where: str) -> None:
+    # An anchored map (`&ac`) is the same map wherever an alias (`*ac`) or merge (`<<: *ac`) uses it: an edit
+    # through it would change every user, unseen in the diff of this one line. (A map that merges another one
+    # is its own: a key set there overrides the merged one for it alone.)
+    anchor = node.yaml_anchor()
+    if anchor is not None and anchor.value:
+        raise UnsafeEdit(f"{where} is the YAML anchor &{anchor.value}, shared by its aliases; an edit would change them too")
 
 
 def set_path(document: CommentedMap, project: str, key_path: str, value: Any, after: str | None = None) -> None:
@@ -96,7 +107,31 @@ def set_path(document: CommentedMap, project: str, key_path: str, value: Any, af
     if isinstance(old, ScalarString) and isinstance(value, str):
         value = type(old)(value)
     parent[key] = value
-    _keep_comment_gap(parent, key, old, value)
+    if old is not None and _mentions(_end_of_line_comment(parent, key), old):
+        _drop_end_of_line_comment(parent, key)
+    else:
+        _keep_comment_gap(parent, key, old, value)
+
+
+def _mentions(comment: str, value: Any) -> bool:
+    """Whether a comment names a value as a word (`# blue serves 1.4.2` names blue): after the edit it would be
+    stale, describing the old value."""
+    return bool(comment) and re.search(rf"(?<![\w.-]){re.escape(str(value).lower())}(?![\w.-])", comment.lower()) is not None
+
+
+def _end_of_line_comment(parent: CommentedMap, key: str) -> str:
+    tokens = parent.ca.items.get(key)
+    comment = tokens[2] if tokens and len(tokens) > 2 else None
+    return comment.value.split("\n", 1)[0] if comment is not None else ""
+
+
+def _drop_end_of_line_comment(parent: CommentedMap, key: str) -> None:
+    tokens = parent.ca.items[key]
+    following = tokens[2].value.split("\n", 1)[1] if "\n" in tokens[2].value else ""
+    if following:  # the comment lines below the entry stay
+        tokens[2].value = "\n" + following
+    else:
+        tokens[2] = None
 
 
 def _block_lines(value: Any) -> int:

@@ -48,9 +48,9 @@ def test_edit_equals_pulumi_config_set_path_semantically():
 
 
 def test_quoted_value_stays_quoted_the_same_way():
-    text = 'config:\n  bluegreen-platform:apps:\n    front:\n      activeColor: "blue"  # was blue\n'
+    text = 'config:\n  bluegreen-platform:apps:\n    front:\n      activeColor: "blue"  # production color\n'
     new = edit_text(text, PROJECT, {"apps.front.activeColor": "green"})
-    assert new == 'config:\n  bluegreen-platform:apps:\n    front:\n      activeColor: "green"  # was blue\n'
+    assert new == 'config:\n  bluegreen-platform:apps:\n    front:\n      activeColor: "green"  # production color\n'
 
 
 def test_flow_maps_and_key_order_are_kept():
