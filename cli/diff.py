@@ -27,7 +27,7 @@ from typing import Any
 from policies.guardrails.catalog import MANDATORY
 from policies.guardrails.evaluate import Finding, PackConfigError
 
-from . import policy_check, traffic
+from . import change_rules, policy_check, traffic
 from .engine import ROOT, Registration
 from .git import GitError, git
 from .plan import routing_tables
@@ -344,7 +344,7 @@ def diff_stack(stack: str, base_ref: str, root: Path = ROOT, remove_apps: frozen
     result = compare(base, head, stack, label)
     result.removals_on_purpose = remove_apps
     if not head.missing:
-        result.policy = _policy_findings(stack, head, root)
+        result.policy = _policy_findings(stack, head, root) + change_rules.untested_targets(base, head, stack)
     return result
 
 

@@ -184,6 +184,36 @@ RULES: tuple[Rule, ...] = (
         },
     ),
     Rule(
+        "preview-ranges-narrow",
+        "No AuthorizationPolicy (the preview gate) admits a client range wider than minPrefixLength: 0.0.0.0/0 and "
+        "::/0 open the idle color to the internet; a range may be allowed explicitly.",
+        MANDATORY,
+        "resource",
+        mesh.preview_ranges_narrow,
+        {
+            "minPrefixLengthIpv4": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 32,
+                "default": 8,
+                "description": "shortest IPv4 prefix admitted (/8: at most one private network block)",
+            },
+            "minPrefixLengthIpv6": {
+                "type": "integer",
+                "minimum": 0,
+                "maximum": 128,
+                "default": 32,
+                "description": "shortest IPv6 prefix admitted",
+            },
+            "allowedRanges": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": [],
+                "description": "wider ranges admitted on purpose, e.g. 0.0.0.0/0 for a public preview",
+            },
+        },
+    ),
+    Rule(
         "node-pool-hardening",
         "GKE node pools auto-repair, auto-upgrade, use shielded nodes, GKE_METADATA and a dedicated service account.",
         MANDATORY,

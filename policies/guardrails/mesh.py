@@ -1,11 +1,14 @@
-"""Mesh rules: STRICT mTLS where apps run, TLS at a production edge, addons kept off public gateways."""
+"""Mesh rules: STRICT mTLS where apps run, TLS at a production edge, addons kept off public gateways, preview
+gates that admit a few networks, not the internet."""
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 from .model import (
+    AUTHORIZATION_POLICY,
     DEPLOYMENT,
     GATEWAY,
     NAMESPACE,
@@ -105,3 +108,34 @@ def addons_not_public(resource: Resource, config: Mapping[str, Any]) -> list[str
         for host in dict.fromkeys(hosts)
         if _addon(host, resource.namespace, config)
     ]
+
+
+def _admitted_ranges(policy: Resource) -> list[str]:
+    """The client ranges an AuthorizationPolicy lets through: a DENY policy's `notRemoteIpBlocks` / `notIpBlocks`
+    (everyone else is denied: the preview gate), an ALLOW policy's `remoteIpBlocks` / `ipBlocks`."""
+    keys = ("notRemoteIpBlocks", "notIpBlocks") if policy.spec.get("action") == "DENY" else ("remoteIpBlocks", "ipBlocks")
+    sources = [as_mapping(dig(f, "source")) for rule in items(policy.spec.get("rules")) for f in items(as_mapping(rule).get("from"))]
+    # Each of the gate's rules repeats the same ranges: one finding per range.
+    return list(dict.fromkeys(str(block) for source in sources for key in keys for block in items(source.get(key))))
+
+
+def preview_ranges_narrow(resource: Resource, config: Mapping[str, Any]) -> list[str]:
+    """No AuthorizationPolicy admits a client range wider than the configured prefix length (0.0.0.0/0 and ::/0
+    admit the whole internet) unless the range is listed in allowedRanges."""
+    if not resource.is_a(AUTHORIZATION_POLICY):
+        return []
+    allowed = {str(ipaddress.ip_network(r, strict=False)) for r in config["allowedRanges"]}
+    problems = []
+    for block in _admitted_ranges(resource):
+        try:
+            network = ipaddress.ip_network(block, strict=False)
+        except ValueError:
+            continue  # not a range this rule can judge (the config model refuses such values)
+        shortest = config["minPrefixLengthIpv4"] if network.version == 4 else config["minPrefixLengthIpv6"]
+        if network.prefixlen < shortest and str(network) not in allowed:
+            whole = " (the whole internet)" if network.prefixlen == 0 else ""
+            problems.append(
+                f"{resource.ref} admits {block}{whole}, wider than /{shortest}: list the testers' own networks in "
+                f"preview.allowedSourceRanges, or allow this range explicitly (pack config allowedRanges)"
+            )
+    return problems

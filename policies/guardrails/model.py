@@ -120,6 +120,7 @@ DESTINATION_RULE = ("networking.istio.io", "DestinationRule")
 GATEWAY = ("networking.istio.io", "Gateway")
 SERVICE_ENTRY = ("networking.istio.io", "ServiceEntry")
 PEER_AUTHENTICATION = ("security.istio.io", "PeerAuthentication")
+AUTHORIZATION_POLICY = ("security.istio.io", "AuthorizationPolicy")
 
 # Where each workload kind keeps its pod spec.
 _POD_SPEC_PATHS: dict[tuple[str, str], tuple[str, ...]] = {

@@ -1,0 +1,64 @@
+"""Issue 19.6: a flip in the same change that gives the target color a new image is flagged by `make diff`:
+mandatory on prod (the diff fails), advisory on stg."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from cli import traffic
+from cli.__main__ import app as cli_app
+from cli.change_rules import untested_targets
+from cli.diff import EXIT_CHANGES, EXIT_ERROR, TreePlan, compare
+from tests.stackfiles import copy_program, git, write_stack
+
+BLUE = traffic.Traffic((("blue", 100),), ("green",))
+GREEN = traffic.Traffic((("green", 100),), ("blue",))
+CANARY = traffic.Traffic((("blue", 90), ("green", 10)), ("green",))
+
+
+def deployment(name, image):
+    inputs = {"spec": {"template": {"spec": {"containers": [{"image": image}]}}}}
+    return {"urn": f"urn:{name}", "type": "kubernetes:apps/v1:Deployment", "name": name, "inputs": inputs, "options": {}}
+
+
+def plan(routing, green_image):
+    resources = [deployment("front-blue", "r/front:1.4.2"), deployment("front-green", green_image)]
+    return TreePlan({r["urn"]: r for r in resources}, {"front": routing}, {})
+
+
+def test_a_flip_to_a_new_image_in_the_same_change_is_flagged_mandatory_on_prod():
+    (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.6.0"), "prod")
+    assert (finding.policy, finding.level) == ("flip-after-preview", "mandatory")
+    assert finding.message == (
+        "front: green goes to 100% (blue 100% -> green 100%) in the same change that gives it the image r/front:1.6.0, "
+        "which never served preview, canary or mirror traffic; change the image first (merge and pulumi up), preview it, "
+        "then move traffic in a change of its own"
+    )
+    diff = compare(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.6.0"), "prod", "main")
+    diff.policy = [finding]
+    assert diff.exit_code == EXIT_ERROR
+
+
+def test_advisory_on_stg_and_for_a_canary_too():
+    (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(CANARY, "r/front:1.6.0"), "stg")
+    assert finding.level == "advisory" and finding.message.startswith("front: green goes to 10% (blue 100% -> blue 90% / green 10%)")
+
+
+def test_a_flip_to_the_previewed_image_or_an_image_change_alone_passes():
+    assert untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.5.0"), "prod") == []
+    assert untested_targets(plan(BLUE, "r/front:1.5.0"), plan(BLUE, "r/front:1.6.0"), "prod") == []
+    assert untested_targets(plan(GREEN, "r/front:1.5.0"), plan(BLUE, "r/front:1.6.0"), "prod") == []  # green loses traffic
+
+
+def test_make_diff_reports_it_from_the_real_plans(tmp_path, config):
+    copy_program(tmp_path)
+    write_stack(tmp_path, "stg", config)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "blue serves")
+    config["apps"]["front"].update(activeColor="green", previousColor="blue")
+    config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
+    write_stack(tmp_path, "stg", config)
+    result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(tmp_path)])
+    assert result.exit_code == EXIT_CHANGES, result.output  # advisory on stg
+    assert "  [advisory] flip-after-preview: front: green goes to 100% (blue 100% -> green 100%)" in result.output
