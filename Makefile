@@ -86,9 +86,12 @@ format: deps ## apply ruff's fixes and formatting (then review the diff)
 
 validate: deps ## check every build/*/manifests against the Kubernetes and Istio schemas (after make plan)
 	@ls -d build/*/manifests >/dev/null 2>&1 || { echo "nothing to validate: run make plan STACK=<stack> first"; exit 1; }
+	@echo "validating the manifests of stack(s): $(sort $(patsubst build/%/manifests,%,$(wildcard build/*/manifests)))"
 	$(PY) $(SHARED)/tools/validate_manifests.py build/*/manifests
+	@echo "validated stack(s): $(sort $(patsubst build/%/manifests,%,$(wildcard build/*/manifests)))"
 
 # --- delivery (README "Release walkthrough") ----------------------------------------------------
+# BLUEGREEN_MAKE=1: refusals name the next command as `make ...` (cli/hints.py).
 # `make diff` plans BASE (default HEAD) and the working tree and prints the change (Markdown copy in
 # build/diff-<stack>.md). The CLI exits 0 no changes, 1 error, 2 changes; here changes are not a failure.
 # An app that loses all its traffic fails the diff unless named in REMOVE_APP (the CLI reads it from the environment).
@@ -96,13 +99,13 @@ diff: deps ## what the working tree changes against BASE (default HEAD): make di
 	@$(if $(REMOVE_APP),REMOVE_APP="$(REMOVE_APP)") $(PY) -m cli diff --stack $(STACK) --base $(BASE) --markdown build/diff-$(STACK).md || test $$? -eq 2
 
 flip: deps ## guarded edit, all traffic to a color: make flip STACK=stg APP=front TO=green
-	@$(PY) -m cli flip --stack $(STACK) --app "$(APP)" --to "$(TO)"
+	@BLUEGREEN_MAKE=1 $(PY) -m cli flip --stack $(STACK) --app "$(APP)" --to "$(TO)"
 
 rollback: deps ## guarded edit, back to the idle color: make rollback STACK=stg APP=front
-	@$(PY) -m cli rollback --stack $(STACK) --app "$(APP)"
+	@BLUEGREEN_MAKE=1 $(PY) -m cli rollback --stack $(STACK) --app "$(APP)"
 
 canary: deps ## guarded edit, idle color's share: make canary STACK=stg APP=front WEIGHT=10
-	@$(PY) -m cli canary --stack $(STACK) --app "$(APP)" --weight "$(WEIGHT)"
+	@BLUEGREEN_MAKE=1 $(PY) -m cli canary --stack $(STACK) --app "$(APP)" --weight "$(WEIGHT)"
 
 status: deps ## each app's colors, split, preview, images and replicas (reads only)
 	@$(PY) -m cli status --stack $(STACK)
@@ -110,7 +113,7 @@ status: deps ## each app's colors, split, preview, images and replicas (reads on
 # One guarded edit and `pulumi up` per apps.<APP>.promotion.steps; DRY_RUN=1 prints each step's plan diff only.
 # RELEASE_ARGS passes more options (CI: --pulumi-stack, --policy-pack, --policy-pack-config; see --help).
 release: deps ## walk APP's idle color through its promotion steps, one pulumi up each: make release STACK=stg APP=front [DRY_RUN=1]
-	@$(PY) -m cli release --stack $(STACK) --app "$(APP)" $(if $(DRY_RUN),--dry-run) $(RELEASE_ARGS)
+	@BLUEGREEN_MAKE=1 $(PY) -m cli release --stack $(STACK) --app "$(APP)" $(if $(DRY_RUN),--dry-run) $(RELEASE_ARGS)
 
 # --- real engine, locally (README "Real engine, locally") ---------------------------------------
 # The pinned toolchain built from Go modules into ~/.cache/bluegreen-platform/e2e/<hash>/, a control

@@ -22,7 +22,8 @@ from .plan import (
 )
 from .stackfile import StackFileError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# Plain help (no rich panels): a flag shows as `--dry-run`, not `--dry-run <bool>`.
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 
 
 @app.callback()

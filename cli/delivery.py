@@ -15,7 +15,6 @@ from components.config import StackConfig
 
 from . import diff as plan_diff
 from . import edits, policy_check
-from .engine import ROOT
 from .stackfile import StackFileError
 
 # At least 120 columns: CI logs are not terminals, and rich would otherwise squeeze tables to 80.
@@ -23,7 +22,7 @@ console = Console(highlight=False, width=max(120, shutil.get_terminal_size().col
 STACK_EDITED = typer.Option(..., "--stack", "-s", help="stack name: edits Pulumi.<stack>.yaml (after its checks pass)")
 STACK_READ = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml, changes nothing")
 APP = typer.Option(..., "--app", "-a", help="app name under apps: in the stack config")
-ROOT_DIR = typer.Option(ROOT, "--root", help="project directory (default: this checkout)")
+ROOT_DIR = typer.Option(Path("."), "--root", help="project directory (the one with Pulumi.yaml)")
 TO = typer.Option(..., "--to", help="blue or green")
 WEIGHT = typer.Option(..., "--weight", "-w", help="idle color's share, 1-99 (0 ends the canary)")
 
@@ -115,9 +114,12 @@ def status(stack: str = STACK_READ, root: Path = ROOT_DIR) -> None:
     table = Table(title=f"stack {stack}")
     for column in edits.STATUS_COLUMNS:
         table.add_column(column, no_wrap=True)
-    for row in edits.status_rows(config):
+    rows = edits.status_rows(config)
+    for row in rows:
         table.add_row(*row)
-    console.print(table)
+    # As wide as the rows need: a cut image reference or URL would hide what the table is for.
+    needed = sum(max(len(c), *(len(r[i]) for r in rows)) + 3 for i, c in enumerate(edits.STATUS_COLUMNS)) if rows else 0
+    Console(highlight=False, width=max(console.width, needed + 1)).print(table)
 
 
 def release(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from components.app.bluegreen_app import preview_url
 from components.app.config import AppConfig, ColorSpec, canary_weight_problem
 from components.app.routing import routing_model
 from components.config import (
@@ -24,11 +25,12 @@ from components.config import (
     parse_stack_config,
     project_config,
 )
+from components.platform.gateway import scheme as gateway_scheme
 from components.shared.colors import COLORS, Color, is_color
 from policies.guardrails.catalog import MANDATORY
 from policies.guardrails.evaluate import Finding, PackConfigError
 
-from . import policy_check, stack_edit, stack_lock, stack_write
+from . import hints, policy_check, stack_edit, stack_lock, stack_write
 from .plan import PlanError, run_plan
 from .stackfile import StackFileError, project_name, read_stack_config, stack_path
 from .traffic import Traffic
@@ -149,12 +151,13 @@ def plan_rollback(config: StackConfig, app: str) -> Change:
     if cfg.canary_weight:
         raise Refused(
             f"{app} is splitting traffic ({traffic_of(cfg).split_text()}), so 'back' is ambiguous: "
-            f"stop the canary with `canary --weight 0` or choose a color with `flip --to`"
+            f"stop the canary with `{hints.command('canary', app=app, weight=0)}` or choose a color with "
+            f"`{hints.command('flip', app=app, to='<color>')}`"
         )
     if cfg.previous_color is None:
         raise Refused(
             f"{app} has nothing to undo: no previousColor recorded (the last flip was already rolled back, "
-            f"or activeColor was edited by hand); use flip --to <color>"
+            f"or activeColor was edited by hand); use `{hints.command('flip', app=app, to='<color>')}`"
         )
     _must_serve(app, cfg, cfg.previous_color, f"cannot roll {app} back to {cfg.previous_color}")
     return _change(app, cfg, {"activeColor": cfg.previous_color, "previousColor": stack_edit.REMOVE})
@@ -189,7 +192,7 @@ def edit(
     the change and the advisory violations; `say` gets the "waiting for ..." line when another edit holds the lock."""
     path = stack_path(root, stack)
     try:
-        with stack_lock.locked(path, say):
+        with stack_lock.locked(path, say), hints.for_stack(stack):
             stack_write.remove_stale(path)  # left by an edit that was killed: this one holds the lock now
             change = plan_change(load_stack(root, stack))
             return change, _write(root, stack, change)
@@ -237,19 +240,22 @@ def _policy_check(root: Path, stack: str, staged: Path, name: str) -> list[Findi
 
 # --- status ------------------------------------------------------------------------------------
 
-STATUS_COLUMNS = ("app", "active", "traffic", "preview", "blue", "green")
+STATUS_COLUMNS = ("app", "active", "rollback to", "traffic", "preview", "preview URL", "blue", "green")
 
 
 def _color_cell(spec: ColorSpec) -> str:
-    # The registry path is the same for both colors; the image name and tag tell them apart.
-    return f"{spec.image.rsplit('/', 1)[-1]} x{spec.replicas}" if spec.image else "not deployed"
+    # The whole reference: two colors from different registries (a mirror, a vendor) must be told apart.
+    return f"{spec.image} x{spec.replicas}" if spec.image else "not deployed"
 
 
 def status_rows(config: StackConfig) -> list[tuple[str, ...]]:
-    """One row per app: active color, default split (and mirror), preview target, each color's image and replicas."""
+    """One row per app: active color, the rollback target (previousColor), default split (and mirror), preview
+    target and URL, each color's full image reference and replicas."""
     rows = []
+    scheme = gateway_scheme(config.gateway)
     for name, cfg in config.apps.items():
         now = traffic_of(cfg)
         colors = (_color_cell(cfg.color(c)) for c in COLORS)
-        rows.append((name, cfg.active_color, now.split_and_mirror_text(), now.preview_text(), *colors))
+        url = preview_url(cfg, scheme) or "-"
+        rows.append((name, cfg.active_color, cfg.previous_color or "-", now.split_and_mirror_text(), now.preview_text(), url, *colors))
     return rows

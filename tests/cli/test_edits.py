@@ -130,7 +130,7 @@ def test_rollback_without_a_recorded_flip_has_nothing_to_undo(config):
         plan_rollback(stack(config, activeColor="green"), "front")
     assert str(err.value) == (
         "front has nothing to undo: no previousColor recorded (the last flip was already rolled back, "
-        "or activeColor was edited by hand); use flip --to <color>"
+        "or activeColor was edited by hand); use `python -m cli flip --stack <stack> --app front --to <color>`"
     )
 
 
@@ -147,7 +147,7 @@ def test_rollback_is_refused_when_the_previous_color_has_no_image(config):
 
 
 def test_rollback_during_a_canary_is_refused_as_ambiguous(config):
-    with pytest.raises(Refused, match="canary --weight 0"):
+    with pytest.raises(Refused, match="python -m cli canary --stack <stack> --app front --weight 0"):
         plan_rollback(stack(config, activeColor="green", previousColor="blue", canaryWeight=10), "front")
 
 
@@ -266,7 +266,9 @@ def test_invalid_stack_file_is_refused_before_any_change(project, config):
 def test_status_shows_colors_images_replicas_and_routing(config):
     config["apps"]["front"].update(canaryWeight=10, green={"image": "r/front:1.5.0", "replicas": 2})
     rows = status_rows(parse_stack_config(config))
-    assert rows == [("front", "blue", "blue 90% / green 10%", "green", "front:1.4.2 x3", "front:1.5.0 x2")]
+    image = "asia-docker.pkg.dev/acme/web/front:1.4.2"
+    url = "http://front.stg.example.com/test/"
+    assert rows == [("front", "blue", "-", "blue 90% / green 10%", "green", url, f"{image} x3", "r/front:1.5.0 x2")]
 
 
 def test_status_command_prints_a_table(project):

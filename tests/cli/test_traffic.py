@@ -84,9 +84,9 @@ def test_an_app_that_appears_with_a_mirror_says_so():
 
 def test_status_traffic_column_shows_the_mirror(config):
     config["apps"]["front"]["mirror"] = {"percent": 10}
-    assert status_rows(parse_stack_config(config))[0][2] == "blue 100% (10% copied to green)"
+    assert status_rows(parse_stack_config(config))[0][3] == "blue 100% (10% copied to green)"
     del config["apps"]["front"]["mirror"]
-    assert status_rows(parse_stack_config(config))[0][2] == "blue 100%"
+    assert status_rows(parse_stack_config(config))[0][3] == "blue 100%"
 
 
 def test_plan_prints_the_mirror_row(tmp_path):
