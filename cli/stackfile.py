@@ -22,6 +22,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, StreamMark
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from ruamel.yaml.reader import ReaderError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 SECRET_PLACEHOLDER = "[secret: not decrypted by the offline plan]"
@@ -149,6 +150,12 @@ def parse(text: str, name: str, yaml: YAML | None = None) -> Any:
         document = loader.load(text)
     except RecursionError:
         raise StackFileError(f"{name}: nested too deeply to be a stack file") from None
+    except ReaderError as err:  # a control character such as NUL: no mark, a position in the text
+        line = text.count("\n", 0, err.position) + 1
+        column = err.position - (text.rfind("\n", 0, err.position) + 1) + 1
+        raise StackFileError(f"{name}:{line}:{column}: character #x{err.character:04x} is not allowed in YAML") from None
+    except ValueError as err:  # e.g. an integer of thousands of digits, refused by Python's int()
+        raise StackFileError(f"{name}: a value cannot be read ({err})") from None
     except DuplicateKeyError as err:
         mark = err.problem_mark
         found = _duplicate(loader.compose(text), mark)

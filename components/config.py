@@ -158,6 +158,8 @@ def _message(error: ErrorDetails, loc: list[str]) -> str:
         return "is required"
     if kind == "value_error":
         return msg.removeprefix("Value error, ")
+    if kind in ("model_type", "dict_type"):  # "a valid dictionary or instance of AppConfig": the user writes a mapping
+        return f"must be a mapping of keys to values, got {error['input']!r}"
     if msg.startswith("Input should be"):
         return f"must be {msg.removeprefix('Input should be ')}, got {error['input']!r}"
     return msg

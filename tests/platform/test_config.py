@@ -100,7 +100,7 @@ def test_full_platform_config_parses(config):
             [{"key": "k", "effect": "NoSchedule"}],
             "nodePool.taints.0.effect: must be 'NO_SCHEDULE', 'PREFER_NO_SCHEDULE' or 'NO_EXECUTE', got 'NoSchedule'",
         ),
-        ("nodePool.labels", ["a"], "nodePool.labels: must be a valid dictionary, got ['a']"),
+        ("nodePool.labels", ["a"], "nodePool.labels: must be a mapping of keys to values, got ['a']"),
         (
             "nodePool.serviceAccountId",
             "SA",
