@@ -10,6 +10,7 @@ from rich.table import Table
 from . import delivery, policy_check
 from .delivery import console, fail, note
 from .engine import ROOT
+from .history import apps_committed
 from .plan import (
     POLICY_FAILED,
     PlanError,
@@ -20,7 +21,7 @@ from .plan import (
     unrendered_releases,
     write_plan,
 )
-from .stackfile import StackFileError
+from .stackfile import StackFileError, project_name
 
 # Plain help (no rich panels): a flag shows as `--dry-run`, not `--dry-run <bool>`.
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
@@ -57,7 +58,11 @@ def plan(
     for type_, count in sorted(type_counts(result.recording).items()):
         counts.add_row(type_, str(count))
     console.print(counts)
-    for name, rows in routing_tables(result.manifests).items():
+    # `make plan` has no BASE; against the committed stack file it still says loudly when an app would go.
+    tables = routing_tables(result.manifests)
+    for gone in sorted((apps_committed(ROOT, stack, project_name(ROOT)) or set()) - set(tables)):
+        note("bold red", "!! REMOVES APP", f" {gone}: in the committed Pulumi.{stack}.yaml, not in this one: `pulumi up` deletes it")
+    for name, rows in tables.items():
         table = Table(title=f"routing: {name}")
         for column in ("match", "color", "%"):
             table.add_column(column)

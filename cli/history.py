@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .git import GitError, git
-from .stackfile import StackFileError, app_settings, decode
+from .stackfile import StackFileError, all_app_settings, app_settings, decode
 
 MAX_COMMITS = 200  # how far back to look for the flip; older history is not searched
 
@@ -39,3 +39,13 @@ def settings_before_flip(root: Path, stack: str, project: str, app: str, now: di
         if (settings.get("activeColor"), settings.get("previousColor")) != state:
             return settings
     return None
+
+
+def apps_committed(root: Path, stack: str, project: str) -> set[str] | None:
+    """The apps of `Pulumi.<stack>.yaml` as committed at HEAD; None where git cannot tell (or that file is broken)."""
+    name = f"Pulumi.{stack}.yaml"
+    text = _git(root, "show", f"HEAD:./{name}")
+    try:
+        return set(all_app_settings(text, name, project)) if text is not None else None
+    except StackFileError:
+        return None

@@ -295,11 +295,16 @@ def _check_secrets(node: Any, name: str, path: str) -> None:
             _check_secrets(child, name, f"{path}.{index}")
 
 
-def app_settings(text: str, name: str, project: str, app: str) -> dict[str, Any] | None:
-    """`apps.<app>` of a stack file's text as plain values (unvalidated: an old version may predate today's rules)."""
+def all_app_settings(text: str, name: str, project: str) -> dict[str, Any]:
+    """`apps` of a stack file's text as plain values (unvalidated: an old version may predate today's rules)."""
     config = _plain(_config_block(parse(text, name), name))
     apps = config.get(f"{project}:apps", config.get("apps"))
-    settings = apps.get(app) if isinstance(apps, dict) else None
+    return apps if isinstance(apps, dict) else {}
+
+
+def app_settings(text: str, name: str, project: str, app: str) -> dict[str, Any] | None:
+    """`apps.<app>` of a stack file's text as plain values, or None."""
+    settings = all_app_settings(text, name, project).get(app)
     return settings if isinstance(settings, dict) else None
 
 

@@ -4,6 +4,9 @@ app's traffic away says `!! REMOVES APP` and fails unless the removal is on purp
 from __future__ import annotations
 
 import copy
+import shutil
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -12,7 +15,7 @@ from cli import traffic
 from cli.__main__ import app as cli_app
 from cli.diff import EXIT_CHANGES, EXIT_ERROR, TreePlan, compare, render_markdown, render_text
 from components.config import ConfigError, project_config
-from tests.conftest import PROJECT, engine_config
+from tests.conftest import PROJECT, ROOT, engine_config
 from tests.stackfiles import copy_program, git, write_stack
 
 BLUE = traffic.Traffic((("blue", 100),), ("green",))
@@ -123,3 +126,24 @@ def test_make_diff_of_a_deleted_app_fails_unless_it_is_removed_on_purpose(two_ap
     assert CliRunner().invoke(cli_app, args).exit_code == EXIT_CHANGES
     monkeypatch.setenv("REMOVE_APP", "api")  # naming another app does not cover this one
     assert CliRunner().invoke(cli_app, args).exit_code == EXIT_ERROR
+
+
+def test_make_plan_says_loudly_when_a_committed_app_is_gone(tmp_path, config):
+    copy_program(tmp_path)
+    for package in ("cli", "policies"):
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__", "venv"))
+    api = copy.deepcopy(config["apps"]["front"])
+    api.update(namespace="api", hosts=["api.apps.example.com"])
+    config["apps"]["api"] = api
+    write_stack(tmp_path, "stg", config)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "two apps")
+    del config["apps"]["api"]
+    write_stack(tmp_path, "stg", config)
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "plan", "--stack", "stg"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "!! REMOVES APP api: in the committed Pulumi.stg.yaml, not in this one: `pulumi up` deletes it" in result.stdout
+    assert "REMOVES APP front" not in result.stdout
