@@ -2,7 +2,8 @@
 
 `flip-after-preview`: a color that gains production traffic in the same change that gives it a new image
 sends users to a version that never served preview, canary or mirror traffic. Mandatory on the stacks in
-MANDATORY_STACKS (prod), advisory elsewhere, reported by `make diff` with the pack's findings.
+MANDATORY_STACKS (prod), advisory elsewhere, reported by `make diff` with the pack's findings and by the
+guarded edits against the committed stack file (a mandatory one refuses the edit).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from policies.guardrails.catalog import ADVISORY, MANDATORY
 from policies.guardrails.evaluate import Finding
+
+from .traffic import Traffic
 
 if TYPE_CHECKING:
     from .diff import TreePlan
@@ -29,29 +32,48 @@ def _images(plan: TreePlan, name: str) -> list[Any] | None:
     return None
 
 
+def _finding(stack: str, app: str, color: str, weight: int, before: Traffic, after: Traffic, image: str) -> Finding:
+    return Finding(
+        FLIP_AFTER_PREVIEW,
+        DESCRIPTION,
+        MANDATORY if stack in MANDATORY_STACKS else ADVISORY,
+        None,
+        f"{app}: {color} goes to {weight}% ({before.split_text()} -> {after.split_text()}) in the same change that "
+        f"gives it the image {image}, which never served preview, canary or mirror traffic; change the image "
+        f"first (merge and pulumi up), preview it, then move traffic in a change of its own",
+    )
+
+
+def _gains(before: Traffic, after: Traffic) -> list[tuple[str, int]]:
+    old = dict(before.split)
+    return [(color, weight) for color, weight in after.split if weight > old.get(color, 0)] if before.split else []
+
+
 def untested_targets(base: TreePlan, head: TreePlan, stack: str) -> list[Finding]:
-    """One finding per app and color that gains weight while its Deployment's image changes (or appears)."""
-    level = MANDATORY if stack in MANDATORY_STACKS else ADVISORY
+    """`make diff`: one finding per app and color that gains weight while its Deployment's image changes (or
+    appears). A new app is not judged: there was nothing to preview it against."""
     findings = []
     for app, after in head.traffic.items():
         before = base.traffic.get(app)
-        if before is None or not before.split:  # a new app: there was nothing to preview it against
+        if before is None:
             continue
-        old_weights = dict(before.split)
-        for color, weight in after.split:
+        for color, weight in _gains(before, after):
             old_images, new_images = _images(base, f"{app}-{color}"), _images(head, f"{app}-{color}")
-            if weight <= old_weights.get(color, 0) or old_images == new_images:
-                continue
-            now = ", ".join(map(str, new_images or [])) or "(none)"
-            findings.append(
-                Finding(
-                    FLIP_AFTER_PREVIEW,
-                    DESCRIPTION,
-                    level,
-                    None,
-                    f"{app}: {color} goes to {weight}% ({before.split_text()} -> {after.split_text()}) in the same change that "
-                    f"gives it the image {now}, which never served preview, canary or mirror traffic; change the image "
-                    f"first (merge and pulumi up), preview it, then move traffic in a change of its own",
-                )
-            )
+            if old_images != new_images:
+                findings.append(_finding(stack, app, color, weight, before, after, ", ".join(map(str, new_images or [])) or "(none)"))
+    return findings
+
+
+def untested_edit(
+    stack: str, app: str, before: Traffic, after: Traffic, images: dict[str, str | None], committed: dict[str, Any] | None
+) -> list[Finding]:
+    """A guarded edit (a flip, a canary, the last release step): the same finding when a color gaining weight runs
+    an image other than the one committed (git HEAD) for it, i.e. the uncommitted change gives it a new one."""
+    if committed is None:  # git cannot tell: judged by `make diff` in the merge request
+        return []
+    findings = []
+    for color, weight in _gains(before, after):
+        was = committed.get(color, {}).get("image") if isinstance(committed.get(color), dict) else None
+        if images.get(color) != was:
+            findings.append(_finding(stack, app, color, weight, before, after, str(images.get(color))))
     return findings

@@ -30,7 +30,8 @@ from components.shared.colors import COLORS, Color, is_color
 from policies.guardrails.catalog import MANDATORY
 from policies.guardrails.evaluate import Finding, PackConfigError
 
-from . import hints, policy_check, stack_edit, stack_lock, stack_write
+from . import change_rules, hints, policy_check, stack_edit, stack_lock, stack_write
+from .history import committed_app
 from .plan import PlanError, run_plan
 from .stackfile import StackFileError, project_name, read_stack_config, stack_path
 from .traffic import Traffic
@@ -194,10 +195,26 @@ def edit(
     try:
         with stack_lock.locked(path, say), hints.for_stack(stack):
             stack_write.remove_stale(path)  # left by an edit that was killed: this one holds the lock now
-            change = plan_change(load_stack(root, stack))
-            return change, _write(root, stack, change)
+            config = load_stack(root, stack)
+            change = plan_change(config)
+            untested = _untested(root, stack, config, change)
+            return change, untested + _write(root, stack, change)
     except (stack_lock.LockTimeout, stack_write.NotWritable) as err:
         raise Refused(str(err)) from None
+
+
+def _untested(root: Path, stack: str, config: StackConfig, change: Change) -> list[Finding]:
+    """flip-after-preview against the committed stack file: mandatory ones refuse, advisory ones are returned."""
+    if not change.edits:
+        return []
+    cfg = config.apps[change.app]
+    images: dict[str, str | None] = {color: cfg.color(color).image for color in COLORS}
+    committed = committed_app(root, stack, project_name(root), change.app)
+    findings = change_rules.untested_edit(stack, change.app, change.before, change.after, images, committed)
+    mandatory = [policy_check.finding_line(f) for f in findings if f.level == MANDATORY]
+    if mandatory:
+        raise Refused("the edit moves traffic to an image nobody previewed, nothing written:\n" + "\n".join(mandatory))
+    return findings
 
 
 def _write(root: Path, stack: str, change: Change) -> list[Finding]:

@@ -49,3 +49,13 @@ def apps_committed(root: Path, stack: str, project: str) -> set[str] | None:
         return set(all_app_settings(text, name, project)) if text is not None else None
     except StackFileError:
         return None
+
+
+def committed_app(root: Path, stack: str, project: str, app: str) -> dict[str, Any] | None:
+    """`apps.<app>` of `Pulumi.<stack>.yaml` as committed at HEAD; None where git cannot tell."""
+    name = f"Pulumi.{stack}.yaml"
+    text = _git(root, "show", f"HEAD:./{name}")
+    try:
+        return app_settings(text, name, project, app) if text is not None else None
+    except StackFileError:
+        return None

@@ -62,3 +62,46 @@ def test_make_diff_reports_it_from_the_real_plans(tmp_path, config):
     result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(tmp_path)])
     assert result.exit_code == EXIT_CHANGES, result.output  # advisory on stg
     assert "  [advisory] flip-after-preview: front: green goes to 100% (blue 100% -> green 100%)" in result.output
+
+
+def committed_project(tmp_path, config, stack):
+    """A git project whose committed stack file has green on 1.5.0; the working tree gives green 1.6.0."""
+    if stack == "prod":
+        config["gateway"]["tls"] = {"credentialName": "front-tls"}
+    copy_program(tmp_path)
+    write_stack(tmp_path, stack, config)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "green previewed on 1.5.0")
+    config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
+    return write_stack(tmp_path, stack, config)
+
+
+def edit(tmp_path, stack, *args):
+    return CliRunner().invoke(cli_app, [*args, "--stack", stack, "--root", str(tmp_path)])
+
+
+def test_a_guarded_flip_to_an_uncommitted_image_is_refused_on_prod(tmp_path, config):
+    path = committed_project(tmp_path, config, "prod")
+    before = path.read_text()
+    result = edit(tmp_path, "prod", "flip", "--app", "front", "--to", "green")
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith(
+        "refused: the edit moves traffic to an image nobody previewed, nothing written:\n[mandatory] flip-after-preview: front: green goes to 100%"
+    )
+    assert path.read_text() == before
+
+
+def test_a_guarded_canary_to_an_uncommitted_image_warns_on_stg(tmp_path, config):
+    path = committed_project(tmp_path, config, "stg")
+    result = edit(tmp_path, "stg", "canary", "--app", "front", "--weight", "10")
+    assert result.exit_code == 0, result.output
+    assert "warning: [advisory] flip-after-preview: front: green goes to 10% (blue 100% -> blue 90% / green 10%)" in result.output
+    assert "canaryWeight: 10" in path.read_text()
+
+
+def test_a_flip_to_the_committed_image_passes(tmp_path, config):
+    committed_project(tmp_path, config, "prod")
+    git(tmp_path, "commit", "-qam", "green 1.6.0, previewed")
+    result = edit(tmp_path, "prod", "flip", "--app", "front", "--to", "green")
+    assert result.exit_code == 0 and "flip-after-preview" not in result.output, result.output
