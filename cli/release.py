@@ -32,7 +32,7 @@ from components.app.promotion_gate import GateRefused
 from components.config import StackConfig
 from components.shared.colors import COLORS, Color
 
-from . import edits
+from . import edits, hints
 from .policy_check import finding_line
 from .traffic import Traffic
 
@@ -129,7 +129,7 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
     if cfg.previous_color == idle and isinstance(left, Mapping) and image is not None and left.get("image") == str(image):
         raise edits.Refused(
             f"{app}: the last flip moved production from {idle} to {cfg.active_color}, and {idle} still runs {image}: "
-            f"releasing it would walk that version back. To undo the flip at once: make rollback APP={app}; "
+            f"releasing it would walk that version back. To undo the flip at once: {hints.command('rollback', app=app)}; "
             f"to release a new version, change apps.{app}.{idle}.image first"
         )
     plan = cfg.promotion.steps

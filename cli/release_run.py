@@ -33,7 +33,7 @@ from components.config import StackConfig
 from components.shared.colors import COLORS
 
 from . import diff as plan_diff
-from . import edits
+from . import edits, hints
 from .engine import ROOT
 from .history import settings_before_flip
 from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
@@ -208,7 +208,8 @@ def load_release(root: Path, stack: str, app: str) -> tuple[StackConfig, Release
     config = edits.load_stack(root, stack)
     path, project = stack_path(root, stack), project_name(root)
     now = app_settings(read_text(path), path.name, project, app) or {}
-    return config, plan_release(config, app, settings_before_flip(root, stack, project, app, now))
+    with hints.for_stack(stack):  # a refusal names the stack in the command it suggests
+        return config, plan_release(config, app, settings_before_flip(root, stack, project, app, now))
 
 
 def make_release(

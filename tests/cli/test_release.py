@@ -161,7 +161,7 @@ def test_a_release_would_not_walk_back_the_version_the_last_flip_left(config):
     done = parse_stack_config(with_plan(copy.deepcopy(config), activeColor="green", previousColor="blue"))
     with pytest.raises(
         Refused,
-        match=rf"front: the last flip moved production from blue to green, and blue still runs {BLUE_IMAGE}: .* make rollback APP=front; .*change apps.front.blue.image first",
+        match=rf"front: the last flip moved production from blue to green, and blue still runs {BLUE_IMAGE}: .* python -m cli rollback --stack <stack> --app front; .*change apps.front.blue.image first",
     ):
         plan_release(done, "front", before_flip)
     assert plan_release(done, "front").released == "blue", "git could not tell: no refusal"
