@@ -27,6 +27,7 @@ from ..shared.fields import (
     between,
     matches,
 )
+from .analysis_checks import Checks
 
 
 class ColorSpec(Model):
@@ -201,6 +202,8 @@ class PromotionAnalysis(Model):
     # Fewer requests than this in the window prove nothing: the gate fails.
     min_requests: Annotated[int, at_least(1)] = 100
     on_unreachable: Literal["fail", "skip"] = "fail"
+    # The team's own PromQL checks, beside the built-in three (components/app/analysis_checks.py).
+    checks: Checks
 
 
 def _no_bools(steps: object) -> object:

@@ -40,7 +40,7 @@ from ..shared.fields import whole_numbers
 from ..shared.kube_client import api_client
 from . import promotion
 from .config import AppConfig, PromotionAnalysis, duration_seconds
-from .promotion_gate import check_metrics, to_stderr
+from .promotion_gate import Waiting, check_metrics, to_stderr
 from .routing import RoutingModel
 
 POLL_SECONDS = 2.0
@@ -68,9 +68,18 @@ def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Ma
         "weights": weights,
         "replicas": {color: cfg.color(color).replicas for color in COLORS if weights[color] > 0},
         "readinessTimeoutSeconds": duration_seconds(cfg.readiness_timeout),
-        "analysis": analysis.model_dump(by_alias=True) if analysis else None,
+        "analysis": analysis_props(analysis) if analysis else None,
         "cluster": dict(cluster),
     }
+
+
+def analysis_props(analysis: PromotionAnalysis) -> dict[str, Any]:
+    """The analysis as a gate input: its config dict; `checks` only when there are some (and without unset bounds),
+    so stacks without custom checks keep the inputs they had."""
+    props = analysis.model_dump(by_alias=True, exclude={"checks"})
+    if analysis.checks:
+        props["checks"] = [check.model_dump(by_alias=True, exclude_none=True) for check in analysis.checks]
+    return props
 
 
 @dataclass(frozen=True)
@@ -259,7 +268,7 @@ class SwitchGateProvider(ResourceProvider):
             raise SwitchRefused(f"{gate.app}: routing not changed: cannot reach the cluster: {type(err).__name__}: {err}") from None
         wait_until_ready(apps, gate.app, gate.namespace, gate.replicas, gate.timeout_seconds, clock=self.clock, sleep=self.sleep)
         if gate.analysis is not None:
-            check_metrics(gate.app, gate.namespace, gate.weights, previous, gate.analysis)
+            check_metrics(gate.app, gate.namespace, gate.weights, previous, gate.analysis, waiting=Waiting(self.sleep, self.clock))
         return {key: value for key, value in props.items() if key not in PRIVATE_KEYS}
 
 

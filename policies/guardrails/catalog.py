@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import mesh, nodepool, pods, routing
+from . import mesh, nodepool, pods, release, routing
 
 PACK_NAME = "bluegreen-guardrails"
 PACK_VERSION = "0.1.0"  # keep equal to `version` in PulumiPolicy.yaml
@@ -182,6 +182,13 @@ RULES: tuple[Rule, ...] = (
             },
             "addonNamespaces": {"type": "array", "items": {"type": "string"}, "default": ["istio-system"]},
         },
+    ),
+    Rule(
+        "analysis-no-data-fails",
+        "A custom promotion.analysis check does not pass a color whose query has no data (onNoData pass).",
+        ADVISORY,
+        "resource",
+        release.analysis_no_data_fails,
     ),
     Rule(
         "node-pool-hardening",
