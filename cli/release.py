@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from components.app.config import duration_seconds
+from components.app.config import COHORT_STEP, duration_seconds
 from components.app.promotion import Weights
 from components.app.promotion_gate import GateRefused
 from components.config import StackConfig
@@ -85,10 +85,16 @@ class Step:
     weight: int  # the released color's share after this step; 100 = the flip
     label: str  # "2/4", or "resume" for a weight outside the plan
     resumed: bool = False  # already in the stack file: hold it again (its bake may have been cut short)
+    cohort: bool = False  # the A/B cohorts step (`cohort` in promotion.steps): weight stays 0
 
     @property
     def flip(self) -> bool:
         return self.weight == FLIP
+
+    @property
+    def what(self) -> str:
+        """`cohorts` or `10%`: what the released color gets at this step."""
+        return "cohorts" if self.cohort else f"{self.weight}%"
 
 
 @dataclass(frozen=True)
@@ -100,6 +106,7 @@ class ReleasePlan:
     steps: tuple[Step, ...]
     bake_seconds: int
     analysis_on: bool
+    cohorts: bool = False  # the plan starts with the A/B cohorts: they go to the released color until the flip
 
     @property
     def start(self) -> Weights:
@@ -139,8 +146,10 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
         )
     current = cfg.canary_weight
     label = {weight: f"{i}/{len(plan)}" for i, weight in enumerate(plan, 1)}
-    steps = [Step(current, label.get(current, "resume"), resumed=True)] if current else []
-    steps += [Step(weight, label[weight]) for weight in plan if weight > current]
+    cohorts = plan[0] == COHORT_STEP
+    steps = [Step(0, label[COHORT_STEP], resumed=cfg.cohorts_active, cohort=True)] if cohorts and not current else []
+    steps += [Step(current, label.get(current, "resume"), resumed=True)] if current else []
+    steps += [Step(weight, label[weight]) for weight in plan if isinstance(weight, int) and weight > current]
     return ReleasePlan(
         app,
         cfg.namespace,
@@ -149,6 +158,7 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
         tuple(steps),
         duration_seconds(cfg.promotion.bake),
         cfg.promotion.analysis is not None,
+        cohorts,
     )
 
 
@@ -156,6 +166,8 @@ def plan_step(config: StackConfig, plan: ReleasePlan, step: Step) -> edits.Chang
     """The guarded edit of one step: `make canary WEIGHT=<w>`, or `make flip TO=<released>` for 100."""
     if step.flip:
         return edits.plan_flip(config, plan.app, plan.released)
+    if step.cohort:
+        return edits.plan_cohorts(config, plan.app, True)
     return edits.plan_canary(config, plan.app, step.weight)
 
 
@@ -164,7 +176,7 @@ def plan_restore(config: StackConfig, plan: ReleasePlan) -> edits.Change:
     cfg = config.apps[plan.app]
     if cfg.active_color != plan.active:
         return edits.plan_rollback(config, plan.app)
-    return edits.plan_canary(config, plan.app, 0)
+    return edits.plan_canary_end(config, plan.app)
 
 
 def bake_checks(bake_seconds: int, every: int = CHECK_EVERY_SECONDS) -> list[int]:
@@ -234,7 +246,7 @@ class Release:
         target: Target,
         progress: Progress,
         stop: Stop,
-        check: Callable[[Weights, Weights], object] | None = None,  # raises to stop; what it returns is unused
+        check: Callable[[Weights, Weights, Color | None], object] | None = None,  # (weights, previous, cohort color); raises to stop
         on_change: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -250,7 +262,7 @@ class Release:
         try:
             self._check_live()
             for step in plan.steps:
-                record = StepRecord(step.label, step.weight)
+                record = StepRecord(step.label, "cohorts" if step.cohort else step.weight)
                 out.records.append(record)
                 self._apply(step, record)
                 if not step.flip:
@@ -280,11 +292,11 @@ class Release:
         """Edit (unless resumed), hook, `up`. Raises on any failure."""
         plan = self.plan
         started = self.clock()
-        title = f"step {step.label}: {plan.released} {step.weight}%"
+        title = f"step {step.label}: {plan.released} {step.what}"
         if step.resumed:
             self.touched = True
             live = self.target.routing(plan.app, plan.namespace)
-            if live == weights_at(plan.active, plan.released, step.weight):
+            if live == weights_at(plan.active, plan.released, step.weight) and not step.cohort:
                 record.live = split_text(live)
                 self.progress.line(f"{title}: resuming, already live ({record.live})")
                 return
@@ -322,7 +334,7 @@ class Release:
             if check and checks and elapsed >= checks[0]:
                 checks = [c for c in checks if c > elapsed]
                 self.progress.status(f"step {step.label}: checking {plan.released} against the analysis")
-                check(weights_at(plan.active, plan.released, step.weight), plan.start)
+                check(weights_at(plan.active, plan.released, step.weight), plan.start, plan.released if plan.cohorts else None)
             if left <= 0:
                 break
             upcoming = (checks[0] - elapsed) if checks else left
@@ -348,7 +360,8 @@ class Release:
             if failed.live == "?":  # the up failed: say where routing stayed
                 live = self.target.routing(plan.app, plan.namespace)
                 failed.live = split_text(live) if live else "?"
-        where = f"step {failed.label} ({plan.released} {failed.weight}%)" if failed else "before the first step"
+        shown = f"{failed.weight}%" if failed and isinstance(failed.weight, int) else failed.weight if failed else ""
+        where = f"step {failed.label} ({plan.released} {shown})" if failed else "before the first step"
         # pulumi's output and the gate's report were shown as they came: here only the line that says why.
         self.progress.line(f"ABORT at {where}: {_first_line(reason) if isinstance(err, (UpFailed, GateRefused)) else reason}")
         out.exit_code = EXIT_SIGNAL.get(signal_name, EXIT_ABORTED) if signal_name else EXIT_ABORTED

@@ -165,6 +165,8 @@ def check_metrics(
     analysis: PromotionAnalysis,
     say: Callable[[str], None] = to_stderr,
     waiting: Waiting | None = None,
+    cohort: Color | None = None,
+    previous_cohort: Color | None = None,
 ) -> list[str]:
     """Check every color whose share grows from `previous` (None: the gate is new) to `weights`.
 
@@ -172,7 +174,7 @@ def check_metrics(
     """
     report = _Report(say)
     waiting = waiting or Waiting()
-    gated = colors_to_gate(weights, previous)
+    gated = colors_to_gate(weights, previous, cohort, previous_cohort)
     report(
         f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
         f"previous {format_weights(previous) if previous else 'none'}"

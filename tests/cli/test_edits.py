@@ -266,7 +266,7 @@ def test_invalid_stack_file_is_refused_before_any_change(project, config):
 def test_status_shows_colors_images_replicas_and_routing(config):
     config["apps"]["front"].update(canaryWeight=10, green={"image": "r/front:1.5.0", "replicas": 2})
     rows = status_rows(parse_stack_config(config))
-    assert rows == [("front", "blue", "blue 90% / green 10%", "green", "front:1.4.2 x3", "front:1.5.0 x2")]
+    assert rows == [("front", "blue", "blue 90% / green 10%", "green", "-", "front:1.4.2 x3", "front:1.5.0 x2")]
 
 
 def test_status_command_prints_a_table(project):

@@ -239,7 +239,7 @@ def test_metrics_going_bad_during_a_bake_abort_the_release(project, config):
     write_stack(project, "stg", with_plan(config, analysis=ANALYSIS))
     calls = []
 
-    def check(weights, previous):
+    def check(weights, previous, cohort):
         calls.append((weights, previous))
         if weights["green"] == 50:
             raise ThresholdsMissed(
@@ -255,7 +255,7 @@ def test_metrics_going_bad_during_a_bake_abort_the_release(project, config):
 def test_a_release_without_analysis_only_holds(project, config):
     calls = []
     write_stack(project, "stg", with_plan(config, bake="65s"))
-    release(project, check=lambda w, p: calls.append(w))
+    release(project, check=lambda w, p, c: calls.append(w))
     assert calls == []  # the runner was given a check, but the app has no promotion.analysis
 
 
@@ -263,7 +263,7 @@ def test_a_long_bake_rechecks_the_analysis_every_30s(project, config):
     write_stack(project, "stg", with_plan(config, steps=[10, 100], bake="65s", analysis=ANALYSIS))
     clock = Clock()
     seen = []
-    release(project, clock=clock, check=lambda w, p: seen.append(clock.now))
+    release(project, clock=clock, check=lambda w, p, c: seen.append(clock.now))
     assert seen == [2 + 30, 2 + 60, 2 + 65]  # after step 1's up (2 s)
 
 
@@ -466,3 +466,40 @@ def test_the_release_command_gives_the_signal_handlers_back(tmp_path):
     result = CliRunner().invoke(cli_app, ["release", "--stack", "stg", "--app", "front", "--root", str(tmp_path)])
     assert result.exit_code == 1 and result.output.startswith("error: no stack file Pulumi.stg.yaml"), result.output
     assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+# --- A/B cohorts as the first step (promotion.steps: [cohort, ...]) ----------------------------------
+
+COHORTS = [{"header": {"name": "x-beta", "value": "true"}}]
+
+
+def test_the_cohort_step_comes_first_and_is_skipped_once_a_canary_runs(config):
+    plan = plan_release(parse_stack_config(with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS)), "front")
+    assert plan.cohorts and plan.steps == (Step(0, "1/3", cohort=True), Step(50, "2/3"), Step(100, "3/3"))
+    resumed = plan_release(parse_stack_config(with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS, cohortsActive=True)), "front")
+    assert resumed.steps[0] == Step(0, "1/3", resumed=True, cohort=True)
+    later = plan_release(parse_stack_config(with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS, canaryWeight=50)), "front")
+    assert later.steps == (Step(50, "2/3", resumed=True), Step(100, "3/3"))
+
+
+def test_a_cohort_release_turns_the_cohorts_on_gates_them_and_the_flip_ends_them(project, config):
+    write_stack(project, "stg", with_plan(config, steps=["cohort", 50, 100], analysis=ANALYSIS, cohorts=COHORTS))
+    calls = []
+    outcome, _, progress = release(project, check=lambda w, p, c: calls.append((w, c)))
+    assert outcome.exit_code == 0, progress.lines
+    assert "step 1/3: green cohorts: front: blue 100% -> blue 100% (cohorts: off -> green)" in progress.lines
+    # The bake of the cohort step checks green although its default share is still 0.
+    assert calls[0] == (START, "green") and calls[1] == ({"blue": 50, "green": 50}, "green")
+    after = front(project)
+    assert after.active_color == "green" and not after.cohorts_active and after.cohorts  # definitions kept for the next release
+    assert [r.row()[1] for r in outcome.records] == ["cohorts", "50%", "100%"]
+
+
+def test_an_aborted_cohort_release_ends_the_cohorts_too(project, config):
+    write_stack(project, "stg", with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS))
+    clock = Clock()
+    outcome, stack, _ = release(project, clock=clock, stack=FakeStack(project, clock, fail_at=2))
+    assert outcome.exit_code == 1
+    after = front(project)
+    assert after.canary_weight == 0 and not after.cohorts_active and stack.live == START
+    assert outcome.records[-1].result == "restored"

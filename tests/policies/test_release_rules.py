@@ -42,3 +42,58 @@ def test_the_rule_reads_the_gate_the_program_registers(config, run_stack):
     }
     gates = [r for r in records(run_stack(config)) if r.type == SWITCH_GATE]
     assert [len(check(r)) for r in gates] == [1]
+
+
+# --- cohorts-are-a-subset ----------------------------------------------------------------------
+
+
+def cohort_vs(*matches) -> Resource:
+    from tests.policy_records import virtual_service
+
+    vs = virtual_service()
+    dest = {"destination": {"host": "front.app.svc.cluster.local", "subset": "green"}, "weight": 100}
+    http = [{"name": f"cohort-{i}", **({"match": [m]} if m else {}), "route": [dest]} for i, m in enumerate(matches, 1)]
+    props = {**vs.props, "spec": {**vs.props["spec"], "http": [*http, *vs.props["spec"]["http"]]}}
+    return Resource(vs.type, vs.name, vs.urn, props)
+
+
+def cohort_messages(resource: Resource) -> list[str]:
+    chosen = rule("cohorts-are-a-subset")
+    return chosen.check(resource, chosen.defaults())
+
+
+def test_narrow_cohorts_pass():
+    resource = cohort_vs(
+        {"headers": {"x-beta": {"exact": "true"}}},
+        {"headers": {"user-agent": {"regex": ".*Android.*"}}},
+        {"headers": {"x-beta": {"regex": ".*"}}},  # everyone who sends x-beta: a subset
+    )
+    assert cohort_messages(resource) == [] and rule("cohorts-are-a-subset").level == "mandatory"
+
+
+def test_a_cohort_that_takes_every_request_is_refused():
+    found = cohort_messages(cohort_vs({"headers": {"user-agent": {"regex": ".*"}}}, {"headers": {"x-request-id": {"prefix": ""}}}, None))
+    assert found == [
+        "VirtualService app/front: http[0] (cohort-1) matches any user-agent header (regex '.*'), which every request carries: "
+        "it sends all traffic to one color; narrow the match (to move everyone use flip)",
+        "VirtualService app/front: http[1] (cohort-2) matches any x-request-id header (prefix ''), which every request carries: "
+        "it sends all traffic to one color; narrow the match (to move everyone use flip)",
+        "VirtualService app/front: http[2] (cohort-3) has no match: it takes every request; a cohort is a subset (to move everyone use flip)",
+    ]
+
+
+def test_the_guarded_edit_refuses_a_catch_all_cohort(tmp_path, config):
+    from cli.edits import Refused, apply, load_stack, plan_cohorts
+    from tests.stackfiles import copy_program, write_stack
+
+    copy_program(tmp_path)
+    config["apps"]["front"]["cohorts"] = [{"header": {"name": "user-agent", "regex": ".+|"}}]
+    write_stack(tmp_path, "stg", config)
+    before = (tmp_path / "Pulumi.stg.yaml").read_text()
+    try:
+        apply(tmp_path, "stg", plan_cohorts(load_stack(tmp_path, "stg"), "front", True))
+    except Refused as err:
+        assert "[mandatory] cohorts-are-a-subset (VirtualService front)" in str(err) and "matches any user-agent header" in str(err)
+    else:
+        raise AssertionError("a catch-all cohort was written")
+    assert (tmp_path / "Pulumi.stg.yaml").read_text() == before
