@@ -33,6 +33,7 @@ from components.config import StackConfig
 from components.shared.colors import COLORS, Color
 
 from . import edits
+from .notify import Event
 from .policy_check import finding_line
 from .traffic import Traffic
 
@@ -249,9 +250,11 @@ class Release:
         check: Callable[[Weights, Weights, Color | None], object] | None = None,  # (weights, previous, cohort color); raises to stop
         on_change: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        notify: Callable[[Event], None] | None = None,  # cli/notify.Notifier: queues, never blocks or raises
     ):
         self.root, self.stack, self.plan, self.target = root, stack, plan, target
         self.progress, self.stop, self.check, self.on_change, self.clock = progress, stop, check, on_change, clock
+        self.notify = notify
         self.outcome = Outcome(plan)
         self.touched = False  # anything edited or applied: an abort must restore
 
@@ -261,17 +264,27 @@ class Release:
         plan, out = self.plan, self.outcome
         try:
             self._check_live()
+            self._tell("started", f"release of {plan.released} started from {plan.split(0)}, steps {', '.join(s.what for s in plan.steps)}")
             for step in plan.steps:
                 record = StepRecord(step.label, "cohorts" if step.cohort else step.weight)
                 out.records.append(record)
                 self._apply(step, record)
+                self._tell("step", f"step {step.label}: {plan.released} {step.what}, live {record.live}", step=step, live=record.live)
                 if not step.flip:
                     self._bake(step, record)
                 record.result = "done"
         except (UpFailed, GateRefused, HookFailed, edits.Refused, Interrupted) as err:
             return self._abort(err)
         out.summary = f"{plan.app}: released {plan.released}, {plan.split(FLIP)}"
+        self._tell("done", out.summary, live=plan.split(FLIP))
         return out
+
+    def _tell(self, event: str, message: str, step: Step | None = None, live: str | None = None, reason: str | None = None) -> None:
+        if self.notify is None:
+            return
+        weight = None if step is None else "cohorts" if step.cohort else step.weight
+        label = None if step is None else step.label
+        self.notify(Event(event, self.stack, self.plan.app, self.plan.released, message, label, weight, live, reason))
 
     def _check_live(self) -> None:
         """The stack file's routing must be what `up` last applied, except for a step interrupted mid-`up`."""
@@ -365,7 +378,10 @@ class Release:
         # pulumi's output and the gate's report were shown as they came: here only the line that says why.
         self.progress.line(f"ABORT at {where}: {_first_line(reason) if isinstance(err, (UpFailed, GateRefused)) else reason}")
         out.exit_code = EXIT_SIGNAL.get(signal_name, EXIT_ABORTED) if signal_name else EXIT_ABORTED
+        self._tell("abort", f"release of {plan.released} aborted at {where}", reason=_first_line(reason))
         restored = self._restore() if self.touched else "nothing was changed"
+        if self.touched:
+            self._tell("revert", f"{plan.app}: {restored}", live=self.outcome.records[-1].live)
         out.summary = f"{plan.app}: release of {plan.released} aborted at {where}: {_first_line(reason)}; {restored}"
         return out
 

@@ -35,6 +35,7 @@ from . import diff as plan_diff
 from . import edits
 from .engine import ROOT
 from .history import settings_before_flip
+from .notify import Notifier, webhooks
 from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
 from .stackfile import app_settings, project_name, stack_path
 
@@ -232,6 +233,7 @@ def make_release(
         + (f", analysis at {analysis.prometheus_url}" if analysis else ", no analysis (readiness only)")
     )
     stack_file = root / f"Pulumi.{stack}.yaml"
+    notifier = Notifier(webhooks(cfg.promotion.notify), progress.line) if cfg.promotion.notify else None
     return Release(
         root,
         stack,
@@ -247,6 +249,7 @@ def make_release(
         if analysis
         else None,
         on_change=(lambda message: run_hook(on_change, message, stack_file)) if on_change else None,
+        notify=notifier,
     )
 
 
@@ -259,6 +262,8 @@ def release(root: Path, stack: str, app: str, console: Console, **options: Any) 
         try:
             outcome = runner.run()
         finally:
+            if isinstance(runner.notify, Notifier):  # what is still queued gets a few seconds, then is dropped
+                runner.notify.close()
             progress.close()
     console.print(summary_table(outcome, stack))
     console.print(outcome.summary, markup=False, soft_wrap=True)

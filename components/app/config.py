@@ -29,6 +29,7 @@ from ..shared.fields import (
 )
 from .analysis_checks import Checks
 from .cohorts import Cohorts, cohort_problems
+from .notify_config import Notify
 
 
 class ColorSpec(Model):
@@ -261,6 +262,8 @@ class Promotion(Model):
     analysis: PromotionAnalysis | None = None
     steps: StepPlan | None = None
     bake: Bake = "5m"
+    # Webhooks `make release` tells about its progress (cli/notify.py); never a gate.
+    notify: list[Notify] = []
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cli.__main__ import app as cli_app
 from cli.edits import Refused, load_stack
+from cli.notify import Event
 from cli.release import (
     Release,
     Step,
@@ -503,3 +504,34 @@ def test_an_aborted_cohort_release_ends_the_cohorts_too(project, config):
     after = front(project)
     assert after.canary_weight == 0 and not after.cohorts_active and stack.live == START
     assert outcome.records[-1].result == "restored"
+
+
+# --- notifications (promotion.notify; delivery itself: tests/cli/test_notify.py) ----------------------
+
+
+def test_a_release_tells_started_each_step_and_done(project):
+    events: list[Event] = []
+    clock = Clock()
+    stack = FakeStack(project, clock)
+    plan = plan_release(load_stack(project, "stg"), "front")
+    outcome = Release(project, "stg", plan, stack, Lines(), FakeStop(clock), clock=clock, notify=events.append).run()
+    assert outcome.exit_code == 0
+    assert [(e.event, e.step, e.weight, e.live) for e in events] == [
+        ("started", None, None, None),
+        ("step", "1/3", 10, "blue 90% / green 10%"),
+        ("step", "2/3", 50, "blue 50% / green 50%"),
+        ("step", "3/3", 100, "green 100%"),
+        ("done", None, None, "green 100%"),
+    ]
+    assert events[0].message == "release of green started from blue 100%, steps 10%, 50%, 100%"
+
+
+def test_an_aborted_release_tells_abort_with_the_reason_then_revert(project):
+    events: list[Event] = []
+    clock = Clock()
+    stack = FakeStack(project, clock, fail_at=2)
+    plan = plan_release(load_stack(project, "stg"), "front")
+    Release(project, "stg", plan, stack, Lines(), FakeStop(clock), clock=clock, notify=events.append).run()
+    assert [e.event for e in events] == ["started", "step", "abort", "revert"]
+    assert events[2].reason == GATE_REFUSAL and events[2].message == "release of green aborted at step 2/3 (green 50%)"
+    assert events[3].message == "front: routing restored to blue 100%" and events[3].live == "blue 100%"
