@@ -4,7 +4,8 @@ Stack config stays the only writer of routing: each step is the guarded edit `ma
 (cli/edits.py, comments kept), then `pulumi up`, whose switch gate checks readiness, and metrics with
 `promotion.analysis`, before the VirtualService moves. Below 100 a step then holds for `promotion.bake`,
 re-checking the analysis with the gate's own check (components/app/promotion_gate.py). 100 is the flip and
-ends the release: nothing is held or restored after it.
+ends the release; with `promotion.postFlip` the analysis is watched for its bake after it, and a failure
+flips back (a signal during that watch leaves the flip in place).
 
 Any failure aborts: the routing the release started from (its activeColor, canaryWeight 0) is restored
 with one more edit and `up`. A release always starts from canaryWeight 0, so that start is derived from
@@ -108,6 +109,7 @@ class ReleasePlan:
     bake_seconds: int
     analysis_on: bool
     cohorts: bool = False  # the plan starts with the A/B cohorts: they go to the released color until the flip
+    post_flip_seconds: int = 0  # promotion.postFlip.bake: watch this long after the flip, flip back on failure
 
     @property
     def start(self) -> Weights:
@@ -160,6 +162,7 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
         duration_seconds(cfg.promotion.bake),
         cfg.promotion.analysis is not None,
         cohorts,
+        duration_seconds(cfg.promotion.post_flip.bake) if cfg.promotion.post_flip else 0,
     )
 
 
@@ -271,11 +274,15 @@ class Release:
                 self._apply(step, record)
                 self._tell("step", f"step {step.label}: {plan.released} {step.what}, live {record.live}", step=step, live=record.live)
                 if not step.flip:
-                    self._bake(step, record)
+                    self._bake(step, record, plan.bake_seconds)
                 record.result = "done"
+            if plan.post_flip_seconds and plan.steps and plan.steps[-1].flip and not self._watch(plan.steps[-1]):
+                return out
         except (UpFailed, GateRefused, HookFailed, edits.Refused, Interrupted) as err:
             return self._abort(err)
         out.summary = f"{plan.app}: released {plan.released}, {plan.split(FLIP)}"
+        if plan.post_flip_seconds:
+            out.summary += f", healthy through the post-flip watch; {plan.active} keeps its pods until you scale it down"
         self._tell("done", out.summary, live=plan.split(FLIP))
         return out
 
@@ -336,14 +343,38 @@ class Release:
         self.progress.line(f"{title}: applied, live {record.live}")
         self._raise_if_stopped()
 
-    def _bake(self, step: Step, record: StepRecord) -> None:
+    def _watch(self, flip: Step) -> bool:
+        """After the flip: re-check the analysis through promotion.postFlip.bake. A failure raises (the abort flips
+        back); a signal leaves the flip in place: False, with the outcome set."""
+        plan, out = self.plan, self.outcome
+        record = StepRecord("watch", "post-flip", live=plan.split(FLIP))
+        out.records.append(record)
+        self.progress.line(
+            f"post-flip watch: {plan.released} 100% for {duration_text(plan.post_flip_seconds)}, {plan.active} kept for a revert"
+        )
+        try:
+            self._bake(flip, record, plan.post_flip_seconds)
+        except Interrupted as err:
+            record.result, record.reason = "interrupted", "the flip stays in place"
+            out.exit_code = EXIT_SIGNAL[err.signal_name]
+            out.summary = (
+                f"{plan.app}: {err.signal_name} during the post-flip watch: the flip to {plan.released} stays in place "
+                f"(not reverted); to undo it: make rollback APP={plan.app}"
+            )
+            self.progress.line(out.summary)
+            self._tell("abort", out.summary, reason=f"interrupted ({err.signal_name})")
+            return False
+        record.result = "done"
+        return True
+
+    def _bake(self, step: Step, record: StepRecord, seconds: int) -> None:
         plan = self.plan
         check = self.check if plan.analysis_on else None
-        checks = bake_checks(plan.bake_seconds) if check else []
+        checks = bake_checks(seconds) if check else []
         started = self.clock()
         while True:
             elapsed = self.clock() - started
-            left = plan.bake_seconds - elapsed
+            left = seconds - elapsed
             if check and checks and elapsed >= checks[0]:
                 checks = [c for c in checks if c > elapsed]
                 self.progress.status(f"step {step.label}: checking {plan.released} against the analysis")

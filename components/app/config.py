@@ -258,12 +258,25 @@ StepPlan = Annotated[list[Step], BeforeValidator(_no_bools), AfterValidator(_ste
 Bake = Annotated[str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a duration such as 30s, 5m or 1h"), AfterValidator(_bake)]
 
 
+class PostFlip(Model):
+    """`make release` keeps watching after the flip: the analysis is re-checked through `bake`; on failure it flips back."""
+
+    bake: Bake
+
+
 class Promotion(Model):
     analysis: PromotionAnalysis | None = None
     steps: StepPlan | None = None
     bake: Bake = "5m"
     # Webhooks `make release` tells about its progress (cli/notify.py); never a gate.
     notify: list[Notify] = []
+    post_flip: PostFlip | None = None
+
+    @model_validator(mode="after")
+    def _post_flip_watches_metrics(self) -> Promotion:
+        if self.post_flip is not None and self.analysis is None:
+            raise KeyedProblems([("postFlip", "needs promotion.analysis: without metrics there is nothing to watch after the flip")])
+        return self
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}

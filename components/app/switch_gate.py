@@ -72,6 +72,8 @@ def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Ma
         "analysis": analysis_props(analysis) if analysis else None,
         "cluster": dict(cluster),
     }
+    if cfg.promotion.post_flip:  # for the policy pack (post-flip-bake-covers-window); not a gated key: never re-runs the gate
+        props["postFlipBakeSeconds"] = duration_seconds(cfg.promotion.post_flip.bake)
     return {**props, "cohorts": cohort} if cohort else props  # only with cohorts: other stacks keep their inputs
 
 

@@ -207,6 +207,13 @@ RULES: tuple[Rule, ...] = (
         release.analysis_no_data_fails,
     ),
     Rule(
+        "post-flip-bake-covers-window",
+        "promotion.postFlip.bake lasts at least one promotion.analysis.window, so the watch judges post-flip traffic.",
+        MANDATORY,
+        "resource",
+        release.post_flip_bake_covers_window,
+    ),
+    Rule(
         "node-pool-hardening",
         "GKE node pools auto-repair, auto-upgrade, use shielded nodes, GKE_METADATA and a dedicated service account.",
         MANDATORY,

@@ -25,3 +25,23 @@ def analysis_no_data_fails(resource: Resource, config: Mapping[str, Any]) -> lis
         for check in map(as_mapping, items(_analysis(resource).get("checks")))
         if check.get("onNoData") == "pass"
     ]
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _seconds(duration: Any) -> int | None:
+    text = str(duration)
+    return int(text[:-1]) * _UNITS[text[-1]] if text[:-1].isdigit() and text[-1:] in _UNITS else None
+
+
+def post_flip_bake_covers_window(resource: Resource, config: Mapping[str, Any]) -> list[str]:
+    """A post-flip watch shorter than the analysis window judges mostly the traffic of before the flip."""
+    bake, window = resource.props.get("postFlipBakeSeconds"), _seconds(_analysis(resource).get("window"))
+    if not isinstance(bake, (int, float)) or isinstance(bake, bool) or window is None or bake >= window:
+        return []
+    app = resource.props.get("app", resource.name)
+    return [
+        f"{app}: promotion.postFlip.bake ({bake:g}s) is shorter than promotion.analysis.window ({window}s): the watch would end "
+        "before a window of post-flip traffic exists, judging mostly the traffic before the flip; bake at least one window"
+    ]

@@ -535,3 +535,76 @@ def test_an_aborted_release_tells_abort_with_the_reason_then_revert(project):
     assert [e.event for e in events] == ["started", "step", "abort", "revert"]
     assert events[2].reason == GATE_REFUSAL and events[2].message == "release of green aborted at step 2/3 (green 50%)"
     assert events[3].message == "front: routing restored to blue 100%" and events[3].live == "blue 100%"
+
+
+# --- the post-flip watch (promotion.postFlip) ---------------------------------------------------------
+
+
+def with_watch(config, bake="90s"):
+    with_plan(config, analysis={**ANALYSIS, "window": "1m"})
+    config["apps"]["front"]["promotion"]["postFlip"] = {"bake": bake}
+    return config
+
+
+def test_a_healthy_color_is_kept_after_the_watch(project, config):
+    write_stack(project, "stg", with_watch(config))
+    calls = []
+    outcome, _, progress = release(project, check=lambda w, p, c: calls.append((w, p)))
+    assert outcome.exit_code == 0, progress.lines
+    # 90 s: re-checked at 30, 60 and 90 s, each time green at 100% against the starting routing.
+    assert calls[-3:] == [({"blue": 0, "green": 100}, START)] * 3
+    assert [r.row()[:4] for r in outcome.records][-1] == ("watch", "post-flip", "green 100%", "done")
+    assert front(project).active_color == "green" and front(project).blue.replicas == 3  # blue keeps its pods
+    assert outcome.summary.endswith("healthy through the post-flip watch; blue keeps its pods until you scale it down")
+
+
+def test_a_color_going_bad_after_the_flip_is_flipped_back(project, config):
+    write_stack(project, "stg", with_watch(config))
+    clock = Clock()
+
+    def check(weights, previous, cohort):
+        if weights["green"] == 100 and clock.now > 40:
+            raise ThresholdsMissed(
+                "gate ...\nFAILED: promotion gate missed thresholds (green: p99 latency 4100 ms is above maxP99Ms 500 ms)"
+            )
+
+    outcome, stack, _ = release(project, clock=clock, check=check)
+    assert outcome.exit_code == 1
+    assert stack.live == START and front(project).active_color == "blue" and front(project).previous_color is None
+    watch, restore = outcome.records[-2:]
+    assert (watch.label, watch.result) == ("watch", "failed") and watch.reason.startswith(
+        "FAILED: promotion gate missed thresholds (green: p99"
+    )
+    assert (restore.label, restore.result, restore.live) == ("abort", "restored", "blue 100%")
+    assert "aborted at step watch (green post-flip): FAILED: promotion gate missed thresholds" in outcome.summary
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_the_watch_leaves_the_flip_in_place(project, config, name, code):
+    write_stack(project, "stg", with_watch(config))
+    clock = Clock()
+    events: list[Event] = []
+    stack = FakeStack(project, clock)
+    plan = plan_release(load_stack(project, "stg"), "front")
+    # Three ups of 2 s and two bakes of 5 s: 16 s in, then 20 s into the watch.
+    runner = Release(
+        project, "stg", plan, stack, Lines(), FakeStop(clock, name, at=36), check=lambda w, p, c: None, clock=clock, notify=events.append
+    )
+    outcome = runner.run()
+    assert outcome.exit_code == code and stack.ups == 3  # no restore
+    assert front(project).active_color == "green" and stack.live == {"blue": 0, "green": 100}
+    assert outcome.summary == (
+        f"front: {name} during the post-flip watch: the flip to green stays in place (not reverted); to undo it: make rollback APP=front"
+    )
+    assert outcome.records[-1].result == "interrupted" and events[-1].event == "abort"
+
+
+def test_post_flip_needs_analysis(config):
+    with_plan(config)
+    config["apps"]["front"]["promotion"]["postFlip"] = {"bake": "10m"}
+    with pytest.raises(Exception) as err:
+        parse_stack_config(config)
+    assert (
+        str(err.value)
+        == "apps.front.promotion.postFlip: needs promotion.analysis: without metrics there is nothing to watch after the flip"
+    )

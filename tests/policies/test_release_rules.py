@@ -97,3 +97,27 @@ def test_the_guarded_edit_refuses_a_catch_all_cohort(tmp_path, config):
     else:
         raise AssertionError("a catch-all cohort was written")
     assert (tmp_path / "Pulumi.stg.yaml").read_text() == before
+
+
+def test_a_post_flip_bake_shorter_than_the_window_is_refused():
+    chosen = rule("post-flip-bake-covers-window")
+    short = gate(window="5m")
+    short.props["postFlipBakeSeconds"] = 120  # type: ignore[index]
+    assert chosen.check(short, {}) == [
+        "front: promotion.postFlip.bake (120s) is shorter than promotion.analysis.window (300s): the watch would end before a "
+        "window of post-flip traffic exists, judging mostly the traffic before the flip; bake at least one window"
+    ]
+    assert chosen.level == "mandatory"
+    long = gate(window="5m")
+    long.props["postFlipBakeSeconds"] = 600  # type: ignore[index]
+    assert chosen.check(long, {}) == [] and chosen.check(gate(window="5m"), {}) == []
+
+
+def test_the_post_flip_rule_reads_the_gate_the_program_registers(config, run_stack):
+    config["apps"]["front"]["promotion"] = {
+        "analysis": {"prometheusUrl": "http://127.0.0.1:9090", "window": "10m"},
+        "postFlip": {"bake": "5m"},
+    }
+    chosen = rule("post-flip-bake-covers-window")
+    gates = [r for r in records(run_stack(config)) if r.type == SWITCH_GATE]
+    assert [len(chosen.check(r, {})) for r in gates] == [1]
