@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
+.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary cohorts status release e2e-tools e2e-env e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -22,6 +22,8 @@ USAGE_rollback := make rollback STACK=$(STACK) APP=front
 NEEDS_rollback := APP
 USAGE_canary := make canary STACK=$(STACK) APP=front WEIGHT=10
 NEEDS_canary := APP WEIGHT
+USAGE_cohorts := make cohorts STACK=$(STACK) APP=front ON=true
+NEEDS_cohorts := APP ON
 USAGE_release := make release STACK=$(STACK) APP=front
 NEEDS_release := APP
 $(foreach goal,$(MAKECMDGOALS),$(foreach var,$(NEEDS_$(goal)),$(if $($(var)),,$(error $(var) is missing: $(USAGE_$(goal))))))
@@ -106,6 +108,10 @@ rollback: deps ## guarded edit, back to the idle color: make rollback STACK=stg 
 
 canary: deps ## guarded edit, idle color's share: make canary STACK=stg APP=front WEIGHT=10
 	@BLUEGREEN_MAKE=1 $(PY) -m cli canary --stack $(STACK) --app "$(APP)" --weight "$(WEIGHT)"
+
+cohorts: deps ## guarded edit, A/B cohorts to the idle color on or off: make cohorts STACK=stg APP=front ON=true
+	@case "$(ON)" in true) on=--on;; false) on=--off;; *) echo "ON must be true or false: $(USAGE_cohorts)" >&2; exit 2;; esac; \
+	$(PY) -m cli cohorts --stack $(STACK) --app "$(APP)" $$on
 
 status: deps ## each app's colors, split, preview, images and replicas (reads only)
 	@$(PY) -m cli status --stack $(STACK)

@@ -105,6 +105,16 @@ def canary(stack: str = STACK_EDITED, app: str = APP, weight: int = WEIGHT, root
     _run(root, stack, lambda config: edits.plan_canary(config, app, weight))
 
 
+def cohorts(
+    stack: str = STACK_EDITED,
+    app: str = APP,
+    on: bool = typer.Option(..., "--on/--off", help="--on: apps.<app>.cohorts go to the idle color ahead of the split; --off: they stop"),
+    root: Path = ROOT_DIR,
+) -> None:
+    """Start or end APP's A/B cohorts (apps.<app>.cohortsActive); the idle color must have an image and pods."""
+    _run(root, stack, lambda config: edits.plan_cohorts(config, app, on))
+
+
 def status(stack: str = STACK_READ, root: Path = ROOT_DIR) -> None:
     """Every app's colors, images, replicas and routing, as the stack file says (edits nothing)."""
     try:
@@ -157,5 +167,5 @@ def release(
 
 
 def register(app: typer.Typer) -> None:
-    for command in (diff, flip, rollback, canary, status, release):
+    for command in (diff, flip, rollback, canary, cohorts, status, release):
         app.command()(command)

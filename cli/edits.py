@@ -65,6 +65,8 @@ class Change:
             line += f" (preview: {self.before.preview_text()} -> {self.after.preview_text()})"
         if self.before.mirror != self.after.mirror:
             line += f" (mirror: {self.before.mirror_text()} -> {self.after.mirror_text()})"
+        if self.before.cohorts != self.after.cohorts:
+            line += f" (cohorts: {self.before.cohorts_text()} -> {self.after.cohorts_text()})"
         return line
 
 
@@ -73,7 +75,8 @@ def traffic_of(app: AppConfig) -> Traffic:
     default = model.default_route
     split = tuple((d.color, d.weight) for d in default.destinations)
     mirror = (default.mirror.color, default.mirror.percent) if default.mirror else None
-    return Traffic(split, tuple(sorted({d.color for route in model.preview for d in route.destinations})), mirror)
+    preview = tuple(sorted({d.color for route in model.preview for d in route.destinations}))
+    return Traffic(split, preview, mirror, tuple(sorted({d.color for route in model.cohorts for d in route.destinations})))
 
 
 # --- reading the stack -------------------------------------------------------------------------
@@ -114,7 +117,13 @@ def _must_serve(app: str, cfg: AppConfig, color: Color, why: str) -> None:
 
 
 # stack file key -> AppConfig field
-_FIELDS = {"activeColor": "active_color", "previousColor": "previous_color", "canaryWeight": "canary_weight", "mirror": "mirror"}
+_FIELDS = {
+    "activeColor": "active_color",
+    "previousColor": "previous_color",
+    "canaryWeight": "canary_weight",
+    "mirror": "mirror",
+    "cohortsActive": "cohorts_active",
+}
 
 
 def _ending_the_shadow(cfg: AppConfig) -> dict[str, Any]:
@@ -123,8 +132,14 @@ def _ending_the_shadow(cfg: AppConfig) -> dict[str, Any]:
     return {"mirror": stack_edit.REMOVE} if cfg.mirror else {}
 
 
+def _ending_the_cohorts(cfg: AppConfig) -> dict[str, Any]:
+    """A flip ends the A/B cohorts: after it the idle color is the old version."""
+    return {"cohortsActive": stack_edit.REMOVE} if cfg.cohorts_active else {}
+
+
 def _change(app: str, cfg: AppConfig, edits: dict[str, Any], message: str = "") -> Change:
-    values = {key: None if value is stack_edit.REMOVE else value for key, value in edits.items()}
+    defaults = {"cohortsActive": False}  # a removed key goes back to its default
+    values = {key: defaults.get(key) if value is stack_edit.REMOVE else value for key, value in edits.items()}
     after = cfg.model_copy(update={_FIELDS[key]: value for key, value in values.items()})
     paths = {f"apps.{app}.{key}": value for key, value in edits.items()}
     return Change(app, paths, traffic_of(cfg), traffic_of(after), message)
@@ -142,7 +157,27 @@ def plan_flip(config: StackConfig, app: str, to: str) -> Change:
     edits: dict[str, Any] = {"activeColor": to, "previousColor": cfg.active_color} if cfg.active_color != to else {}
     if cfg.canary_weight:
         edits["canaryWeight"] = 0
-    return _change(app, cfg, {**edits, **_ending_the_shadow(cfg)})
+    return _change(app, cfg, {**edits, **_ending_the_shadow(cfg), **_ending_the_cohorts(cfg)})
+
+
+def plan_cohorts(config: StackConfig, app: str, on: bool) -> Change:
+    """Start (`cohortsActive: true`) or end the A/B cohorts: apps.<app>.cohorts go to the idle color ahead of the split."""
+    cfg = app_config(config, app)
+    if on == cfg.cohorts_active:
+        return _change(app, cfg, {}, f"{app}'s cohorts are already {'on' if on else 'off'}: nothing to change")
+    if not on:
+        return _change(app, cfg, {"cohortsActive": stack_edit.REMOVE})
+    if not cfg.cohorts:
+        raise Refused(f"{app} has no cohorts: list them under apps.{app}.cohorts first, e.g. [{{header: {{name: x-beta, value: 'true'}}}}]")
+    _must_serve(app, cfg, cfg.idle_color, f"cannot send {app}'s cohorts to {cfg.idle_color}")
+    return _change(app, cfg, {"cohortsActive": True})
+
+
+def plan_canary_end(config: StackConfig, app: str) -> Change:
+    """Back to the active color alone: the canary share ends and so do the A/B cohorts (a release's restore)."""
+    cfg = app_config(config, app)
+    ending = {"canaryWeight": 0} if cfg.canary_weight else {}
+    return _change(app, cfg, {**ending, **({"cohortsActive": stack_edit.REMOVE} if cfg.cohorts_active else {})})
 
 
 def plan_rollback(config: StackConfig, app: str) -> Change:
@@ -257,7 +292,7 @@ def _policy_check(root: Path, stack: str, staged: Path, name: str) -> list[Findi
 
 # --- status ------------------------------------------------------------------------------------
 
-STATUS_COLUMNS = ("app", "active", "rollback to", "traffic", "preview", "preview URL", "blue", "green")
+STATUS_COLUMNS = ("app", "active", "rollback to", "traffic", "preview", "preview URL", "cohorts", "blue", "green")
 
 
 def _color_cell(spec: ColorSpec) -> str:
@@ -274,5 +309,24 @@ def status_rows(config: StackConfig) -> list[tuple[str, ...]]:
         now = traffic_of(cfg)
         colors = (_color_cell(cfg.color(c)) for c in COLORS)
         url = preview_url(cfg, scheme) or "-"
-        rows.append((name, cfg.active_color, cfg.previous_color or "-", now.split_and_mirror_text(), now.preview_text(), url, *colors))
+        rows.append(
+            (
+                name,
+                cfg.active_color,
+                cfg.previous_color or "-",
+                now.split_and_mirror_text(),
+                now.preview_text(),
+                url,
+                cohorts_cell(cfg),
+                *colors,
+            )
+        )
     return rows
+
+
+def cohorts_cell(cfg: AppConfig) -> str:
+    """`green: header x-beta=true; cookie beta=1`, `off (2 listed)`, or `-` without cohorts."""
+    if not cfg.cohorts:
+        return "-"
+    listed = "; ".join(cohort.text for cohort in cfg.cohorts)
+    return f"{cfg.idle_color}: {listed}" if cfg.cohorts_active else f"off ({len(cfg.cohorts)} listed)"

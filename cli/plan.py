@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -17,7 +18,7 @@ import yaml
 
 from .engine import ROOT, Recording, Registration, run_program
 from .stackfile import project_name, read_stack_config, stack_path
-from .traffic import MIRROR_OF
+from .traffic import COHORT, MIRROR_OF
 
 
 class PlanError(Exception):
@@ -77,9 +78,38 @@ def _describe_match(route: dict[str, Any]) -> str:
         for kind, value in (match.get("uri") or {}).items():
             parts.append(f"path {value}" + (" (exact)" if kind == "exact" else "*"))
         for header, value in (match.get("headers") or {}).items():
-            parts.append(f"header {header}={next(iter(value.values()))}")
+            parts.append(_describe_header(header, value))
     rewrite = (route.get("rewrite") or {}).get("uri")
-    return (" | ".join(parts) or "default") + (f" -> rewrite {rewrite}" if rewrite else "")
+    described = (" | ".join(parts) or "default") + (f" -> rewrite {rewrite}" if rewrite else "")
+    name = str(route.get("name", ""))
+    return f"{name}: {described}" if name.startswith(COHORT) else described
+
+
+# components/app/istio_routing.cookie_regex: `^(.*?;\s*)?<name>=(<value>)(;.*)?$` reads back as the cookie.
+_COOKIE = re.compile(r"^\^\(\.\*\?;\\s\*\)\?(?P<name>.+?)=\((?P<value>.*)\)\(;\.\*\)\?\$$")
+_MATCH_SIGN = {"exact": "=", "prefix": "^=", "regex": "~"}
+
+
+def _describe_header(header: str, value: dict[str, str]) -> str:
+    """`header x-beta=true`, `header x-group^=internal-`, `header user-agent~.*Android.*`; a cohort's cookie as `cookie beta=1`."""
+    kind, pattern = next(iter(value.items()))
+    cookie = _COOKIE.match(pattern) if header == "cookie" and kind == "regex" else None
+    if cookie:
+        return f"cookie {_literal(cookie['name'])}{_cookie_value(cookie['value'])}"
+    return f"header {header}{_MATCH_SIGN.get(kind, '=')}{pattern}"
+
+
+def _literal(escaped: str) -> str:
+    return re.sub(r"\\(.)", r"\1", escaped)
+
+
+def _cookie_value(value: str) -> str:
+    """The cookie's value match as written in config: `=1` (exact), `^=int-` (prefix) or `~<regex>`."""
+    if value.startswith("(?:") and value.endswith(")"):
+        return "~" + value[3:-1]
+    if value.endswith("[^;]*") and re.escape(_literal(value[:-5])) == value[:-5]:
+        return "^=" + _literal(value[:-5])
+    return "=" + _literal(value)
 
 
 def _weight(destination: dict[str, Any], route: dict[str, Any]) -> int:

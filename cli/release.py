@@ -4,7 +4,8 @@ Stack config stays the only writer of routing: each step is the guarded edit `ma
 (cli/edits.py, comments kept), then `pulumi up`, whose switch gate checks readiness, and metrics with
 `promotion.analysis`, before the VirtualService moves. Below 100 a step then holds for `promotion.bake`,
 re-checking the analysis with the gate's own check (components/app/promotion_gate.py). 100 is the flip and
-ends the release: nothing is held or restored after it.
+ends the release; with `promotion.postFlip` the analysis is watched for its bake after it, and a failure
+flips back (a signal during that watch leaves the flip in place).
 
 Any failure aborts: the routing the release started from (its activeColor, canaryWeight 0) is restored
 with one more edit and `up`. A release always starts from canaryWeight 0, so that start is derived from
@@ -26,13 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from components.app.config import duration_seconds
+from components.app.config import COHORT_STEP, duration_seconds
 from components.app.promotion import Weights
 from components.app.promotion_gate import GateRefused
 from components.config import StackConfig
 from components.shared.colors import COLORS, Color
 
 from . import edits, hints
+from .notify import Event
 from .policy_check import finding_line
 from .traffic import Traffic
 
@@ -85,10 +87,16 @@ class Step:
     weight: int  # the released color's share after this step; 100 = the flip
     label: str  # "2/4", or "resume" for a weight outside the plan
     resumed: bool = False  # already in the stack file: hold it again (its bake may have been cut short)
+    cohort: bool = False  # the A/B cohorts step (`cohort` in promotion.steps): weight stays 0
 
     @property
     def flip(self) -> bool:
         return self.weight == FLIP
+
+    @property
+    def what(self) -> str:
+        """`cohorts` or `10%`: what the released color gets at this step."""
+        return "cohorts" if self.cohort else f"{self.weight}%"
 
 
 @dataclass(frozen=True)
@@ -100,6 +108,8 @@ class ReleasePlan:
     steps: tuple[Step, ...]
     bake_seconds: int
     analysis_on: bool
+    cohorts: bool = False  # the plan starts with the A/B cohorts: they go to the released color until the flip
+    post_flip_seconds: int = 0  # promotion.postFlip.bake: watch this long after the flip, flip back on failure
 
     @property
     def start(self) -> Weights:
@@ -139,8 +149,10 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
         )
     current = cfg.canary_weight
     label = {weight: f"{i}/{len(plan)}" for i, weight in enumerate(plan, 1)}
-    steps = [Step(current, label.get(current, "resume"), resumed=True)] if current else []
-    steps += [Step(weight, label[weight]) for weight in plan if weight > current]
+    cohorts = plan[0] == COHORT_STEP
+    steps = [Step(0, label[COHORT_STEP], resumed=cfg.cohorts_active, cohort=True)] if cohorts and not current else []
+    steps += [Step(current, label.get(current, "resume"), resumed=True)] if current else []
+    steps += [Step(weight, label[weight]) for weight in plan if isinstance(weight, int) and weight > current]
     return ReleasePlan(
         app,
         cfg.namespace,
@@ -149,6 +161,8 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
         tuple(steps),
         duration_seconds(cfg.promotion.bake),
         cfg.promotion.analysis is not None,
+        cohorts,
+        duration_seconds(cfg.promotion.post_flip.bake) if cfg.promotion.post_flip else 0,
     )
 
 
@@ -156,6 +170,8 @@ def plan_step(config: StackConfig, plan: ReleasePlan, step: Step) -> edits.Chang
     """The guarded edit of one step: `make canary WEIGHT=<w>`, or `make flip TO=<released>` for 100."""
     if step.flip:
         return edits.plan_flip(config, plan.app, plan.released)
+    if step.cohort:
+        return edits.plan_cohorts(config, plan.app, True)
     return edits.plan_canary(config, plan.app, step.weight)
 
 
@@ -164,7 +180,7 @@ def plan_restore(config: StackConfig, plan: ReleasePlan) -> edits.Change:
     cfg = config.apps[plan.app]
     if cfg.active_color != plan.active:
         return edits.plan_rollback(config, plan.app)
-    return edits.plan_canary(config, plan.app, 0)
+    return edits.plan_canary_end(config, plan.app)
 
 
 def bake_checks(bake_seconds: int, every: int = CHECK_EVERY_SECONDS) -> list[int]:
@@ -234,12 +250,14 @@ class Release:
         target: Target,
         progress: Progress,
         stop: Stop,
-        check: Callable[[Weights, Weights], object] | None = None,  # raises to stop; what it returns is unused
+        check: Callable[[Weights, Weights, Color | None], object] | None = None,  # (weights, previous, cohort color); raises to stop
         on_change: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        notify: Callable[[Event], None] | None = None,  # cli/notify.Notifier: queues, never blocks or raises
     ):
         self.root, self.stack, self.plan, self.target = root, stack, plan, target
         self.progress, self.stop, self.check, self.on_change, self.clock = progress, stop, check, on_change, clock
+        self.notify = notify
         self.outcome = Outcome(plan)
         self.touched = False  # anything edited or applied: an abort must restore
 
@@ -249,17 +267,31 @@ class Release:
         plan, out = self.plan, self.outcome
         try:
             self._check_live()
+            self._tell("started", f"release of {plan.released} started from {plan.split(0)}, steps {', '.join(s.what for s in plan.steps)}")
             for step in plan.steps:
-                record = StepRecord(step.label, step.weight)
+                record = StepRecord(step.label, "cohorts" if step.cohort else step.weight)
                 out.records.append(record)
                 self._apply(step, record)
+                self._tell("step", f"step {step.label}: {plan.released} {step.what}, live {record.live}", step=step, live=record.live)
                 if not step.flip:
-                    self._bake(step, record)
+                    self._bake(step, record, plan.bake_seconds)
                 record.result = "done"
+            if plan.post_flip_seconds and plan.steps and plan.steps[-1].flip and not self._watch(plan.steps[-1]):
+                return out
         except (UpFailed, GateRefused, HookFailed, edits.Refused, Interrupted) as err:
             return self._abort(err)
         out.summary = f"{plan.app}: released {plan.released}, {plan.split(FLIP)}"
+        if plan.post_flip_seconds:
+            out.summary += f", healthy through the post-flip watch; {plan.active} keeps its pods until you scale it down"
+        self._tell("done", out.summary, live=plan.split(FLIP))
         return out
+
+    def _tell(self, event: str, message: str, step: Step | None = None, live: str | None = None, reason: str | None = None) -> None:
+        if self.notify is None:
+            return
+        weight = None if step is None else "cohorts" if step.cohort else step.weight
+        label = None if step is None else step.label
+        self.notify(Event(event, self.stack, self.plan.app, self.plan.released, message, label, weight, live, reason))
 
     def _check_live(self) -> None:
         """The stack file's routing must be what `up` last applied, except for a step interrupted mid-`up`."""
@@ -280,11 +312,11 @@ class Release:
         """Edit (unless resumed), hook, `up`. Raises on any failure."""
         plan = self.plan
         started = self.clock()
-        title = f"step {step.label}: {plan.released} {step.weight}%"
+        title = f"step {step.label}: {plan.released} {step.what}"
         if step.resumed:
             self.touched = True
             live = self.target.routing(plan.app, plan.namespace)
-            if live == weights_at(plan.active, plan.released, step.weight):
+            if live == weights_at(plan.active, plan.released, step.weight) and not step.cohort:
                 record.live = split_text(live)
                 self.progress.line(f"{title}: resuming, already live ({record.live})")
                 return
@@ -310,18 +342,42 @@ class Release:
         self.progress.line(f"{title}: applied, live {record.live}")
         self._raise_if_stopped()
 
-    def _bake(self, step: Step, record: StepRecord) -> None:
+    def _watch(self, flip: Step) -> bool:
+        """After the flip: re-check the analysis through promotion.postFlip.bake. A failure raises (the abort flips
+        back); a signal leaves the flip in place: False, with the outcome set."""
+        plan, out = self.plan, self.outcome
+        record = StepRecord("watch", "post-flip", live=plan.split(FLIP))
+        out.records.append(record)
+        self.progress.line(
+            f"post-flip watch: {plan.released} 100% for {duration_text(plan.post_flip_seconds)}, {plan.active} kept for a revert"
+        )
+        try:
+            self._bake(flip, record, plan.post_flip_seconds)
+        except Interrupted as err:
+            record.result, record.reason = "interrupted", "the flip stays in place"
+            out.exit_code = EXIT_SIGNAL[err.signal_name]
+            out.summary = (
+                f"{plan.app}: {err.signal_name} during the post-flip watch: the flip to {plan.released} stays in place "
+                f"(not reverted); to undo it: make rollback APP={plan.app}"
+            )
+            self.progress.line(out.summary)
+            self._tell("abort", out.summary, reason=f"interrupted ({err.signal_name})")
+            return False
+        record.result = "done"
+        return True
+
+    def _bake(self, step: Step, record: StepRecord, seconds: int) -> None:
         plan = self.plan
         check = self.check if plan.analysis_on else None
-        checks = bake_checks(plan.bake_seconds) if check else []
+        checks = bake_checks(seconds) if check else []
         started = self.clock()
         while True:
             elapsed = self.clock() - started
-            left = plan.bake_seconds - elapsed
+            left = seconds - elapsed
             if check and checks and elapsed >= checks[0]:
                 checks = [c for c in checks if c > elapsed]
                 self.progress.status(f"step {step.label}: checking {plan.released} against the analysis")
-                check(weights_at(plan.active, plan.released, step.weight), plan.start)
+                check(weights_at(plan.active, plan.released, step.weight), plan.start, plan.released if plan.cohorts else None)
             if left <= 0:
                 break
             upcoming = (checks[0] - elapsed) if checks else left
@@ -347,11 +403,15 @@ class Release:
             if failed.live == "?":  # the up failed: say where routing stayed
                 live = self.target.routing(plan.app, plan.namespace)
                 failed.live = split_text(live) if live else "?"
-        where = f"step {failed.label} ({plan.released} {failed.weight}%)" if failed else "before the first step"
+        shown = f"{failed.weight}%" if failed and isinstance(failed.weight, int) else failed.weight if failed else ""
+        where = f"step {failed.label} ({plan.released} {shown})" if failed else "before the first step"
         # pulumi's output and the gate's report were shown as they came: here only the line that says why.
         self.progress.line(f"ABORT at {where}: {_first_line(reason) if isinstance(err, (UpFailed, GateRefused)) else reason}")
         out.exit_code = EXIT_SIGNAL.get(signal_name, EXIT_ABORTED) if signal_name else EXIT_ABORTED
+        self._tell("abort", f"release of {plan.released} aborted at {where}", reason=_first_line(reason))
         restored = self._restore() if self.touched else "nothing was changed"
+        if self.touched:
+            self._tell("revert", f"{plan.app}: {restored}", live=self.outcome.records[-1].live)
         out.summary = f"{plan.app}: release of {plan.released} aborted at {where}: {_first_line(reason)}; {restored}"
         return out
 

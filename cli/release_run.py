@@ -36,6 +36,7 @@ from . import diff as plan_diff
 from . import edits, hints
 from .engine import ROOT
 from .history import settings_before_flip
+from .notify import Notifier, webhooks
 from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
 from .stackfile import app_settings, project_name, read_text, stack_path
 
@@ -230,10 +231,11 @@ def make_release(
     analysis = cfg.promotion.analysis
     progress.line(
         f"release {app} on {stack}: {plan.released} ({cfg.color(plan.released).image}) from {plan.split(0)}, "
-        f"steps {', '.join(f'{s.weight}%' for s in plan.steps)}, bake {cfg.promotion.bake}"
+        f"steps {', '.join(s.what for s in plan.steps)}, bake {cfg.promotion.bake}"
         + (f", analysis at {analysis.prometheus_url}" if analysis else ", no analysis (readiness only)")
     )
     stack_file = root / f"Pulumi.{stack}.yaml"
+    notifier = Notifier(webhooks(cfg.promotion.notify), progress.line) if cfg.promotion.notify else None
     return Release(
         root,
         stack,
@@ -241,10 +243,15 @@ def make_release(
         target,
         progress,
         stop,
-        check=(lambda weights, previous: check_metrics(app, plan.namespace, weights, previous, analysis, say=progress.line))
+        check=(
+            lambda weights, previous, cohort: check_metrics(
+                app, plan.namespace, weights, previous, analysis, say=progress.line, cohort=cohort
+            )
+        )
         if analysis
         else None,
         on_change=(lambda message: run_hook(on_change, message, stack_file)) if on_change else None,
+        notify=notifier,
     )
 
 
@@ -257,6 +264,8 @@ def release(root: Path, stack: str, app: str, console: Console, **options: Any) 
         try:
             outcome = runner.run()
         finally:
+            if isinstance(runner.notify, Notifier):  # what is still queued gets a few seconds, then is dropped
+                runner.notify.close()
             progress.close()
     console.print(summary_table(outcome, stack))
     console.print(outcome.summary, markup=False, soft_wrap=True)
@@ -295,7 +304,7 @@ def dry_run(root: Path, stack: str, app: str, console: Console) -> None:
         f"dry run: release {app} on {stack}, {len(plan.steps)} steps from {plan.split(0)}; nothing is written or applied", markup=False
     )
     for i, (step, change) in enumerate(zip(plan.steps, changes, strict=False), 1):
-        console.rule(f"step {step.label}: {plan.released} {step.weight}%" + (" (flip)" if step.flip else ""))
+        console.rule(f"step {step.label}: {plan.released} {step.what}" + (" (flip)" if step.flip else ""))
         for key, value in change.edits.items():
             console.print(f"Pulumi.{stack}.yaml: {key} = {value}", markup=False)
         body = plan_diff.render_text(plan_diff.compare(plans[i - 1], plans[i], stack, labels[i - 1]))

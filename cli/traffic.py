@@ -12,6 +12,8 @@ from dataclasses import dataclass
 NONE = "(none)"
 # `cli.plan.routing_tables` names a route's mirror row after the route's match: `mirror of default`.
 MIRROR_OF = "mirror of "
+# The cohort routes' names (components/app/routing.py: cohort-1, cohort-2, ...) lead their match in those rows.
+COHORT = "cohort"
 
 
 @dataclass(frozen=True)
@@ -19,12 +21,16 @@ class Traffic:
     split: tuple[tuple[str, int], ...]  # default route: (color, weight %), in routing order
     preview: tuple[str, ...] = ()  # colors the preview routes send testers to
     mirror: tuple[str, float] | None = None  # default route's copies: (color, % of requests), answers discarded
+    cohorts: tuple[str, ...] = ()  # colors the A/B cohort routes send their users to
 
     def split_text(self) -> str:
         return " / ".join(f"{color} {weight}%" for color, weight in self.split) or NONE
 
     def preview_text(self) -> str:
         return ", ".join(self.preview) or "off"
+
+    def cohorts_text(self) -> str:
+        return ", ".join(self.cohorts) or "off"
 
     def mirror_text(self) -> str:
         if self.mirror is None:
@@ -46,8 +52,9 @@ def from_routing_rows(rows: Sequence[tuple[str, str, float]]) -> Traffic:
     every other match a preview route."""
     split = tuple((color, int(weight)) for match, color, weight in rows if match == "default" and weight > 0)
     mirrors = [(color, percent) for match, color, percent in rows if match == f"{MIRROR_OF}default"]
-    preview = tuple(sorted({color for match, color, _ in rows if match != "default" and not match.startswith(MIRROR_OF)}))
-    return Traffic(split, preview, mirrors[0] if mirrors else None)
+    cohorts = tuple(sorted({color for match, color, _ in rows if match.startswith(COHORT)}))
+    others = {color for match, color, _ in rows if match != "default" and not match.startswith((MIRROR_OF, COHORT))}
+    return Traffic(split, tuple(sorted(others)), mirrors[0] if mirrors else None, cohorts)
 
 
 def changes(before: dict[str, Traffic], after: dict[str, Traffic]) -> list[str]:
@@ -70,6 +77,10 @@ def changes(before: dict[str, Traffic], after: dict[str, Traffic]) -> list[str]:
         new_mirror = new.mirror_text() if new else "off"
         if old_mirror != new_mirror:
             lines.append(f"{app} mirror: {old_mirror} -> {new_mirror}")
+        old_cohorts = old.cohorts_text() if old else "off"
+        new_cohorts = new.cohorts_text() if new else "off"
+        if old_cohorts != new_cohorts:
+            lines.append(f"{app} cohorts: {old_cohorts} -> {new_cohorts}")
     return lines
 
 

@@ -6,7 +6,7 @@ import itertools
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic.alias_generators import to_camel
 
 from ..shared.colors import Color, other_color
@@ -30,6 +30,9 @@ from ..shared.fields import (
     between,
     matches,
 )
+from .analysis_checks import Checks
+from .cohorts import Cohorts, cohort_problems
+from .notify_config import Notify
 
 
 class ColorSpec(Model):
@@ -204,9 +207,22 @@ class PromotionAnalysis(Model):
     # Fewer requests than this in the window prove nothing: the gate fails.
     min_requests: Annotated[WholeNumber, at_least(1)] = 100
     on_unreachable: Literal["fail", "skip"] = "fail"
+    # The team's own PromQL checks, beside the built-in three (components/app/analysis_checks.py).
+    checks: Checks
 
 
-def _step_plan(steps: list[int]) -> list[int]:
+COHORT_STEP = "cohort"  # a release step: the A/B cohorts go to the idle color (components/app/cohorts.py)
+
+
+def _step_plan(plan: list[int | str]) -> list[int | str]:
+    if COHORT_STEP in plan[1:]:
+        raise ValueError(f"may start with {COHORT_STEP} (the A/B cohorts first), nowhere else, got {plan}")
+    weights = [step for step in plan if isinstance(step, int)]
+    _weight_steps(weights)
+    return plan
+
+
+def _weight_steps(steps: list[int]) -> list[int]:
     if not steps:
         raise ValueError("must list at least one step, ending at 100 (the flip), e.g. [10, 25, 50, 100]")
     outside = [step for step in steps if not 1 <= step <= 100]
@@ -226,15 +242,41 @@ def _bake(value: str) -> str:
 
 
 # `make release` walks the idle color through these weights; 100 is the flip (cli/release.py).
-StepPlan = Annotated[list[WholeNumber], AfterValidator(_step_plan)]
+def _step(value: object) -> object:
+    if isinstance(value, bool):  # pydantic would read `true` as 1: a mistake, not 1%
+        raise ValueError(f"must be a whole number, got {str(value).lower()}")
+    if isinstance(value, str) and value.isdecimal():  # what `pulumi config set --path ...steps[0] 25` may write
+        return int(value)
+    if value == COHORT_STEP or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ValueError(f"must be a whole percentage such as 10, or {COHORT_STEP} (first), got {value!r}")
+
+
+Step = Annotated[int | str, BeforeValidator(_step)]
+StepPlan = Annotated[list[Step], AfterValidator(_step_plan)]
 # How long `make release` holds each step below 100, re-checking the analysis meanwhile.
 Bake = Annotated[str, matches(re.compile(r"^[1-9][0-9]*[smh]$"), "a duration such as 30s, 5m or 1h"), AfterValidator(_bake)]
+
+
+class PostFlip(Model):
+    """`make release` keeps watching after the flip: the analysis is re-checked through `bake`; on failure it flips back."""
+
+    bake: Bake
 
 
 class Promotion(Model):
     analysis: PromotionAnalysis | None = None
     steps: StepPlan | None = None
     bake: Bake = "5m"
+    # Webhooks `make release` tells about its progress (cli/notify.py); never a gate.
+    notify: list[Notify] = []
+    post_flip: PostFlip | None = None
+
+    @model_validator(mode="after")
+    def _post_flip_watches_metrics(self) -> Promotion:
+        if self.post_flip is not None and self.analysis is None:
+            raise KeyedProblems([("postFlip", "needs promotion.analysis: without metrics there is nothing to watch after the flip")])
+        return self
 
 
 _DURATION_UNITS = {"s": 1, "m": 60, "h": 3600}
@@ -325,6 +367,9 @@ class AppConfig(Model):
     canary_weight: CanaryWeight = 0
     # Copies of default traffic to the idle color, before any canary; absent = no mirror.
     mirror: Mirror | None = None
+    # A/B: requests matching a cohort go to the idle color ahead of the split, while cohortsActive (components/app/cohorts.py).
+    cohorts: Cohorts
+    cohorts_active: bool = False
     resources: Resources = Resources()
     read_only_root_filesystem: Boolean = True
     run_as_user: RunAsId = 10001
@@ -355,6 +400,11 @@ class AppConfig(Model):
             elif spec.replicas < 1:
                 problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
         problems += self._mirror_problems()
+        problems += cohort_problems(
+            self.cohorts, self.cohorts_active, self.idle_color, self.color(self.idle_color).serving, self.preview.header.name
+        )
+        if self.promotion.steps and self.promotion.steps[0] == COHORT_STEP and not self.cohorts:
+            problems.append(("promotion.steps", f"starts with {COHORT_STEP} but apps.<name>.cohorts lists none: add the cohorts"))
         if self.previous_color == self.active_color:
             problems.append(
                 (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..platform.config import GatewayConfig
@@ -9,7 +10,7 @@ from ..shared import naming
 from ..shared.colors import COLORS
 from ..shared.istio_api import NETWORKING, SECURITY
 from .config import AppConfig
-from .routing import Route, RoutingModel
+from .routing import Route, RoutingModel, ValueMatch
 
 
 def _drain_traffic_policy() -> dict[str, Any]:
@@ -47,9 +48,16 @@ def _matches(route: Route) -> list[dict[str, Any]]:
         # `/preview` and `/preview/...`, but not `/previewer`.
         return [{"uri": {"exact": route.path_prefix}}, {"uri": {"prefix": route.path_prefix + "/"}}]
     if route.header:
-        name, value = route.header
-        return [{"headers": {name: {"exact": value}}}]
+        return [{"headers": {route.header.name: {route.header.kind: route.header.value}}}]
+    if route.cookie:
+        return [{"headers": {"cookie": {"regex": cookie_regex(route.cookie)}}}]
     return []
+
+
+def cookie_regex(cookie: ValueMatch) -> str:
+    """Istio matches cookies as the `cookie` header: `name=value` anywhere in it (RE2, a whole-value match)."""
+    value = {"exact": re.escape(cookie.value), "prefix": re.escape(cookie.value) + "[^;]*", "regex": f"(?:{cookie.value})"}[cookie.kind]
+    return rf"^(.*?;\s*)?{re.escape(cookie.name)}=({value})(;.*)?$"
 
 
 def _http_route(app: str, cfg: AppConfig, route: Route) -> dict[str, Any]:

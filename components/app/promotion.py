@@ -110,7 +110,19 @@ def as_weights(value: Mapping[str, Any]) -> Weights:
     return {color: weights[color] for color in COLORS}
 
 
-def colors_to_gate(new: Weights, previous: Weights | None) -> list[Color]:
+def colors_to_gate(
+    new: Weights, previous: Weights | None, cohort: Color | None = None, previous_cohort: Color | None = None
+) -> list[Color]:
+    """Colors whose default share grows, and the color A/B cohorts start going to (`cohort`, from `previous_cohort`)."""
     if previous is None:
-        return [color for color in COLORS if new[color] > 0]
-    return [color for color in COLORS if new[color] > previous[color]]
+        grows = {color for color in COLORS if new[color] > 0}
+    else:
+        grows = {color for color in COLORS if new[color] > previous[color]}
+    if cohort is not None and (previous is None or cohort != previous_cohort):
+        grows.add(cohort)
+    return [color for color in COLORS if color in grows]
+
+
+def cohort_color(model: RoutingModel) -> Color | None:
+    """The color the A/B cohorts send their users to, or None without active cohorts."""
+    return model.idle if model.cohorts else None

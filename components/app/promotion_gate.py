@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import httpx
 from tenacity import (
@@ -21,7 +23,8 @@ from tenacity import (
 )
 
 from ..shared.colors import Color
-from .config import PromotionAnalysis
+from .analysis_checks import AnalysisCheck, CheckResult, judge
+from .config import PromotionAnalysis, duration_seconds
 from .promotion import (
     Measurement,
     Weights,
@@ -33,6 +36,7 @@ from .promotion import (
 
 ATTEMPTS = 4
 TIMEOUT_SECONDS = 10.0
+NO_DATA_POLL_SECONDS = 5.0  # onNoData wait: how often a check without data is asked again
 
 
 class GateRefused(Exception):
@@ -53,6 +57,10 @@ class PrometheusUnreachable(Exception):
 
 class PrometheusQueryError(Exception):
     """Prometheus answered but refused the query (4xx or status error): retrying will not help."""
+
+
+class CheckQueryRefused(Exception):
+    """Prometheus refused a custom check's query (a PromQL parse error, usually); the message names the check."""
 
 
 class _Transient(Exception):
@@ -93,6 +101,31 @@ def measure(client: httpx.Client, app: str, namespace: str, color: Color, window
     return Measurement(instant_value(client, q.requests), instant_value(client, q.errors), instant_value(client, q.p99_ms))
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """How onNoData wait waits: re-query every `interval` seconds until one analysis window has passed."""
+
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    interval: float = NO_DATA_POLL_SECONDS
+
+
+def run_check(
+    client: httpx.Client, check: AnalysisCheck, app: str, namespace: str, color: Color, window: str, waiting: Waiting
+) -> CheckResult:
+    """One custom check for one color. onNoData wait asks again until data arrives or `window` has passed."""
+    promql = check.promql(app, namespace, color, window)
+    deadline = waiting.clock() + duration_seconds(window)
+    while True:
+        try:
+            value = instant_value(client, promql)
+        except PrometheusQueryError as err:
+            raise CheckQueryRefused(f"check {check.name}: Prometheus refused its query: {err}") from None
+        if value is not None or check.on_no_data != "wait" or waiting.clock() >= deadline:
+            return judge(check, value, window)
+        waiting.sleep(min(waiting.interval, max(deadline - waiting.clock(), 0.0)))
+
+
 def _describe(measured: Measurement) -> str:
     rate = measured.success_rate
     p99 = measured.p99_ms
@@ -131,13 +164,17 @@ def check_metrics(
     previous: Weights | None,
     analysis: PromotionAnalysis,
     say: Callable[[str], None] = to_stderr,
+    waiting: Waiting | None = None,
+    cohort: Color | None = None,
+    previous_cohort: Color | None = None,
 ) -> list[str]:
     """Check every color whose share grows from `previous` (None: the gate is new) to `weights`.
 
     Returns the report when routing may change; raises GateRefused with the report when it may not.
     """
     report = _Report(say)
-    gated = colors_to_gate(weights, previous)
+    waiting = waiting or Waiting()
+    gated = colors_to_gate(weights, previous, cohort, previous_cohort)
     report(
         f"promotion gate for {app} (namespace {namespace}): routing {format_weights(weights)}, "
         f"previous {format_weights(previous) if previous else 'none'}"
@@ -146,6 +183,7 @@ def check_metrics(
         report(
             f"checking {', '.join(gated)} over {analysis.window} at {analysis.prometheus_url}: "
             f"minRequests {analysis.min_requests}, minSuccessRate {analysis.min_success_rate:.2%}, maxP99Ms {analysis.max_p99_ms:g}"
+            + "".join(f", {check.name} {check.bound_text}" for check in analysis.checks)
         )
     else:
         report("no color gains traffic: nothing to check")
@@ -157,12 +195,20 @@ def check_metrics(
                 missed = missed_thresholds(measured, analysis)
                 report(f"  {color}: {_describe(measured)} -> {'MISSED: ' + '; '.join(missed) if missed else 'ok'}")
                 failures += [f"{color}: {reason}" for reason in missed]
+                for check in analysis.checks:
+                    result = run_check(client, check, app, namespace, color, analysis.window, waiting)
+                    report(f"  {color}: {result.line}")
+                    failures += [f"{color}: {result.failure}"] if result.failure else []
     except PrometheusUnreachable as err:
         where = f"Prometheus at {analysis.prometheus_url} unreachable after {ATTEMPTS} attempts ({err})"
         if analysis.on_unreachable == "fail":
             raise report.refuse(PrometheusUnusable, f"FAILED: {where}. onUnreachable=fail: routing stays as it was.") from None
         report(f"WARNING: {where}. onUnreachable=skip: PROMOTING WITHOUT ANY METRIC CHECK.")
         return report.lines
+    except CheckQueryRefused as err:
+        raise report.refuse(
+            PrometheusUnusable, f"FAILED: {err}. Fix the query in promotion.analysis.checks; routing stays as it was."
+        ) from None
     except PrometheusQueryError as err:
         raise report.refuse(PrometheusUnusable, f"FAILED: Prometheus refused a gate query: {err}. Routing stays as it was.") from None
     if failures:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..shared.colors import Color
+from .cohorts import Cohort, MatchKind
 from .config import AppConfig
 
 
@@ -27,14 +28,24 @@ class RouteMirror:
 
 
 @dataclass(frozen=True)
+class ValueMatch:
+    """A header's or a cookie's value: `exact`, `prefix` or `regex` (RE2, matched against the whole value)."""
+
+    name: str
+    value: str
+    kind: MatchKind = "exact"
+
+
+@dataclass(frozen=True)
 class Route:
-    """One rule: requests matching (host, path prefix and/or header; none = everything) go to destinations."""
+    """One rule: requests matching (host, path prefix, header and/or cookie; none = everything) go to destinations."""
 
     name: str
     destinations: tuple[Destination, ...]
     host: str | None = None
     path_prefix: str | None = None
-    header: tuple[str, str] | None = None
+    header: ValueMatch | None = None
+    cookie: ValueMatch | None = None
     rewrite_to_root: bool = False
     mirror: RouteMirror | None = None
 
@@ -46,6 +57,7 @@ class RoutingModel:
     idle_weight: int
     preview: tuple[Route, ...]
     mirror_percent: float | None = None  # share of default traffic copied to the idle color (shadow testing)
+    cohorts: tuple[Route, ...] = ()  # A/B: production requests matching a cohort go to the idle color
 
     @property
     def default_route(self) -> Route:
@@ -55,8 +67,8 @@ class RoutingModel:
 
     @property
     def routes(self) -> tuple[Route, ...]:
-        """Most specific first: preview routes win over the default split."""
-        return (*self.preview, self.default_route)
+        """Most specific first: preview routes, then the cohorts, win over the default split."""
+        return (*self.preview, *self.cohorts, self.default_route)
 
     @property
     def routed_colors(self) -> set[Color]:
@@ -72,7 +84,7 @@ def routing_model(app: AppConfig) -> RoutingModel:
     # gate (preview.allowedSourceRanges): closed by default.
     if app.preview.active and app.color(idle).serving:
         to_idle = (Destination(idle, 100),)
-        header = (app.preview.header.name, app.preview.header.value)
+        header = ValueMatch(app.preview.header.name, app.preview.header.value)
         # The preview host first: on it every request (assets, links, redirects) stays on the idle color.
         by_host = (Route("preview-host", to_idle, host=app.preview.host),) if app.preview.host else ()
         preview = (
@@ -82,4 +94,16 @@ def routing_model(app: AppConfig) -> RoutingModel:
         )
     # The config model refuses a mirror to an idle color that cannot serve, and a mirror during a canary.
     mirror_percent = app.mirror.percent if app.mirror else None
-    return RoutingModel(active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview, mirror_percent=mirror_percent)
+    # The config model refuses active cohorts without an idle color that can serve them.
+    cohorts = tuple(_cohort_route(i, cohort, idle) for i, cohort in enumerate(app.cohorts, 1)) if app.cohorts_active else ()
+    return RoutingModel(
+        active=app.active_color, idle=idle, idle_weight=app.canary_weight, preview=preview, mirror_percent=mirror_percent, cohorts=cohorts
+    )
+
+
+def _cohort_route(number: int, cohort: Cohort, idle: Color) -> Route:
+    to_idle = (Destination(idle, 100),)
+    if cohort.header is not None:
+        return Route(f"cohort-{number}", to_idle, header=ValueMatch(cohort.header.name, cohort.header.pattern, cohort.header.kind))
+    assert cohort.cookie is not None
+    return Route(f"cohort-{number}", to_idle, cookie=ValueMatch(cohort.cookie.name, cohort.cookie.pattern, cohort.cookie.kind))

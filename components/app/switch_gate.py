@@ -40,13 +40,13 @@ from ..shared.fields import whole_numbers
 from ..shared.kube_client import api_client
 from . import promotion
 from .config import AppConfig, PromotionAnalysis, duration_seconds
-from .promotion_gate import check_metrics, to_stderr
+from .promotion_gate import Waiting, check_metrics, to_stderr
 from .routing import RoutingModel
 
 POLL_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 10
 # A change of any of these is an update that runs the gate again; nothing is ever replaced.
-GATED_KEYS = ("namespace", "weights", "replicas", "readinessTimeoutSeconds", "analysis")
+GATED_KEYS = ("namespace", "weights", "replicas", "readinessTimeoutSeconds", "analysis", "cohorts")
 # Inputs kept out of the outputs (state): how to reach the cluster.
 PRIVATE_KEYS = ("cluster", "__provider")
 
@@ -62,15 +62,28 @@ def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Ma
     """The gate's inputs for this routing: camelCase, plain values (the analysis as its config dict)."""
     weights = promotion.default_weights(model)
     analysis = cfg.promotion.analysis
-    return {
+    cohort = promotion.cohort_color(model)  # A/B cohort users are production traffic too
+    props = {
         "app": app,
         "namespace": cfg.namespace,
         "weights": weights,
-        "replicas": {color: cfg.color(color).replicas for color in COLORS if weights[color] > 0},
+        "replicas": {color: cfg.color(color).replicas for color in COLORS if weights[color] > 0 or color == cohort},
         "readinessTimeoutSeconds": duration_seconds(cfg.readiness_timeout),
-        "analysis": analysis.model_dump(by_alias=True) if analysis else None,
+        "analysis": analysis_props(analysis) if analysis else None,
         "cluster": dict(cluster),
     }
+    if cfg.promotion.post_flip:  # for the policy pack (post-flip-bake-covers-window); not a gated key: never re-runs the gate
+        props["postFlipBakeSeconds"] = duration_seconds(cfg.promotion.post_flip.bake)
+    return {**props, "cohorts": cohort} if cohort else props  # only with cohorts: other stacks keep their inputs
+
+
+def analysis_props(analysis: PromotionAnalysis) -> dict[str, Any]:
+    """The analysis as a gate input: its config dict; `checks` only when there are some (and without unset bounds),
+    so stacks without custom checks keep the inputs they had."""
+    props = analysis.model_dump(by_alias=True, exclude={"checks"})
+    if analysis.checks:
+        props["checks"] = [check.model_dump(by_alias=True, exclude_none=True) for check in analysis.checks]
+    return props
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,7 @@ class GateInputs:
     replicas: dict[Color, int]
     timeout_seconds: int
     analysis: PromotionAnalysis | None
+    cohort: Color | None = None  # where the A/B cohorts go
 
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> GateInputs:
@@ -96,7 +110,14 @@ class GateInputs:
             replicas=replicas,
             timeout_seconds=int(props["readinessTimeoutSeconds"]),
             analysis=PromotionAnalysis.model_validate(whole_numbers(analysis)) if analysis else None,
+            cohort=_cohort(props.get("cohorts")),
         )
+
+
+def _cohort(value: Any) -> Color | None:
+    if value is not None and value not in COLORS:
+        raise ValueError(f"cohorts must name blue or green, got {value!r}")
+    return value
 
 
 # --- readiness ------------------------------------------------------------------------------------
@@ -245,9 +266,9 @@ class SwitchGateProvider(ResourceProvider):
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
         previous = promotion.as_weights(olds["weights"]) if olds.get("weights") else None
-        return UpdateResult(self._run(news, previous))
+        return UpdateResult(self._run(news, previous, _cohort(olds.get("cohorts"))))
 
-    def _run(self, props: Mapping[str, Any], previous: promotion.Weights | None) -> dict[str, Any]:
+    def _run(self, props: Mapping[str, Any], previous: promotion.Weights | None, previous_cohort: Color | None = None) -> dict[str, Any]:
         gate = GateInputs.of(props)
         to_stderr(
             f"{gate.app}: switch gate: routing {promotion.format_weights(gate.weights)}, "
@@ -259,7 +280,17 @@ class SwitchGateProvider(ResourceProvider):
             raise SwitchRefused(f"{gate.app}: routing not changed: cannot reach the cluster: {type(err).__name__}: {err}") from None
         wait_until_ready(apps, gate.app, gate.namespace, gate.replicas, gate.timeout_seconds, clock=self.clock, sleep=self.sleep)
         if gate.analysis is not None:
-            check_metrics(gate.app, gate.namespace, gate.weights, previous, gate.analysis)
+            waiting = Waiting(self.sleep, self.clock)
+            check_metrics(
+                gate.app,
+                gate.namespace,
+                gate.weights,
+                previous,
+                gate.analysis,
+                waiting=waiting,
+                cohort=gate.cohort,
+                previous_cohort=previous_cohort,
+            )
         return {key: value for key, value in props.items() if key not in PRIVATE_KEYS}
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import mesh, nodepool, pods, routing
+from . import cohorts, mesh, nodepool, pods, release, routing
 
 PACK_NAME = "bluegreen-guardrails"
 PACK_VERSION = "0.1.0"  # keep equal to `version` in PulumiPolicy.yaml
@@ -74,6 +74,22 @@ RULES: tuple[Rule, ...] = (
                 "default": 1.0,
                 "description": "active replicas / replicas of a color still running",
             }
+        },
+    ),
+    Rule(
+        "cohorts-are-a-subset",
+        "An A/B cohort route matches something, and not any value of a header every request carries (that is a flip, not a cohort).",
+        MANDATORY,
+        "resource",
+        cohorts.cohorts_are_a_subset,
+        {
+            "routePrefix": {"type": "string", "default": "cohort", "description": "http routes whose name starts with this are cohorts"},
+            "universalHeaders": {
+                "type": "array",
+                "items": {"type": "string"},
+                "default": ["user-agent", "accept", "accept-encoding", "host", "x-request-id", "x-forwarded-for", "x-forwarded-proto"],
+                "description": "headers every request carries (Envoy adds x-request-id and x-forwarded-*)",
+            },
         },
     ),
     Rule(
@@ -212,6 +228,20 @@ RULES: tuple[Rule, ...] = (
                 "description": "wider ranges admitted on purpose, e.g. 0.0.0.0/0 for a public preview",
             },
         },
+    ),
+    Rule(
+        "analysis-no-data-fails",
+        "A custom promotion.analysis check does not pass a color whose query has no data (onNoData pass).",
+        ADVISORY,
+        "resource",
+        release.analysis_no_data_fails,
+    ),
+    Rule(
+        "post-flip-bake-covers-window",
+        "promotion.postFlip.bake lasts at least one promotion.analysis.window, so the watch judges post-flip traffic.",
+        MANDATORY,
+        "resource",
+        release.post_flip_bake_covers_window,
     ),
     Rule(
         "node-pool-hardening",

@@ -293,3 +293,60 @@ def test_dashboard_queries_run_and_split_by_color(config, prometheus_url):
             assert set(by_color) == {"blue", "green"}, title
             if title.startswith("Error"):
                 assert by_color["green"] == 0 and 0.15 < by_color["blue"] < 0.25
+
+
+# --- custom checks (promotion.analysis.checks) -------------------------------------------------------
+
+SELECTOR = 'reporter="destination",destination_app="{app}",destination_workload_namespace="{namespace}",destination_version="{color}"'
+RATE_503 = f'sum(rate(istio_requests_total{{{SELECTOR},response_code="503"}}[{{window}}]))'
+
+
+def _check(**keys) -> dict:
+    return {"name": "rate-503", "query": RATE_503, "max": 0.5, **keys}
+
+
+def test_a_custom_check_is_run_per_color_and_names_itself_when_missed(config, prometheus_url):
+    # blue answers about 20 requests/s with 503: far above max 0.5.
+    run = _gate(config, prometheus_url, active="blue", previous="blue=0,green=100", minSuccessRate=0.5, maxP99Ms=10**5, checks=[_check()])
+    assert isinstance(run.refused, ThresholdsMissed), run.report
+    assert re.search(
+        r"blue: rate-503 \d+(\.\d+)? \(max 0\.5, onNoData fail\) -> MISSED: rate-503 \d+(\.\d+)? is above max 0\.5", run.report
+    )
+    assert "checking blue over 30s at" in run.report and ", rate-503 max 0.5" in run.report
+
+
+@pytest.mark.parametrize("on_no_data", ["fail", "pass"])
+def test_no_data_is_decided_by_on_no_data(config, prometheus_url, on_no_data):
+    # green never answers 503: the query has no series at all.
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", checks=[_check(onNoData=on_no_data)])
+    assert f"green: rate-503 no data (max 0.5, onNoData {on_no_data})" in run.report
+    if on_no_data == "pass":
+        assert run.refused is None, run.report
+    else:
+        assert isinstance(run.refused, ThresholdsMissed)
+        assert "green: rate-503 has no data (onNoData fail)" in str(run.refused)
+
+
+def test_on_no_data_wait_asks_again_for_one_window_then_fails(config, prometheus_url):
+    # The provider's clock is a fake one that its sleep advances: the 30 s window passes at once.
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", checks=[_check(onNoData="wait")])
+    assert isinstance(run.refused, ThresholdsMissed)
+    assert "green: rate-503 has no data after waiting 30s (onNoData wait)" in str(run.refused)
+
+
+def test_on_no_data_wait_passes_as_soon_as_data_is_there(config, prometheus_url):
+    requests = f"sum(increase(istio_requests_total{{{SELECTOR}}}[{{window}}]))"
+    run = _gate(
+        config, prometheus_url, active="green", previous="blue=100,green=0", checks=[_check(query=requests, max=10**9, onNoData="wait")]
+    )
+    assert run.refused is None, run.report
+
+
+def test_a_query_prometheus_cannot_parse_is_a_clean_refusal_naming_the_check(config, prometheus_url):
+    broken = 'sum(rate(istio_requests_total{destination_version="{color}"}[{window}])'  # one ')' short
+    run = _gate(config, prometheus_url, active="green", previous="blue=100,green=0", checks=[_check(name="broken", query=broken)])
+    assert isinstance(run.refused, PrometheusUnusable)
+    last = str(run.refused).splitlines()[-1]
+    assert last.startswith("FAILED: check broken: Prometheus refused its query: HTTP 400: ")
+    assert "parse error" in last and last.endswith("Fix the query in promotion.analysis.checks; routing stays as it was.")
+    assert "Traceback" not in run.report

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.app.routing import Destination, RouteMirror, routing_model
+from components.app.routing import Destination, RouteMirror, ValueMatch, routing_model
 from components.config import parse_stack_config
 
 
@@ -40,7 +40,7 @@ def test_preview_routes_reach_only_the_idle_color_and_come_first(config):
         assert route.destinations == (Destination("green", 100),)
     path, header = model.preview
     assert (path.path_prefix, path.rewrite_to_root) == ("/test", True)
-    assert header.header == ("x-preview", "true") and not header.rewrite_to_root
+    assert header.header == ValueMatch("x-preview", "true") and not header.rewrite_to_root
 
 
 def test_preview_host_route_comes_first_without_rewrite(config):

@@ -301,7 +301,7 @@ def test_create_refuses_when_the_cluster_cannot_be_reached(config, tmp_path):
 
 def test_metrics_run_after_readiness_with_the_previous_weights_from_state(config, clock, monkeypatch):
     calls = []
-    monkeypatch.setattr(switch_gate, "check_metrics", lambda *args: calls.append(args))
+    monkeypatch.setattr(switch_gate, "check_metrics", lambda *args, **kwargs: calls.append(args))
     analysis = {"promotion": {"analysis": {"prometheusUrl": "http://p:9090", "minRequests": 50}}}
     olds = outs_of(gate_props(config, **analysis))
     news = gate_props(config, activeColor="green")
@@ -317,7 +317,7 @@ def test_metrics_run_after_readiness_with_the_previous_weights_from_state(config
 
 def test_metrics_are_not_checked_when_readiness_refuses(config, clock, monkeypatch):
     calls = []
-    monkeypatch.setattr(switch_gate, "check_metrics", lambda *args: calls.append(args))
+    monkeypatch.setattr(switch_gate, "check_metrics", lambda *args, **kwargs: calls.append(args))
     props = gate_props(config, activeColor="green", promotion={"analysis": {"prometheusUrl": "http://p:9090"}})
     with pytest.raises(SwitchRefused):
         FakeClusterProvider(FakeApps(), clock).create(props)
@@ -325,7 +325,7 @@ def test_metrics_are_not_checked_when_readiness_refuses(config, clock, monkeypat
 
 
 def test_no_metrics_without_analysis(config, clock, monkeypatch):
-    monkeypatch.setattr(switch_gate, "check_metrics", lambda *args: pytest.fail("no analysis configured"))
+    monkeypatch.setattr(switch_gate, "check_metrics", lambda *args, **kwargs: pytest.fail("no analysis configured"))
     FakeClusterProvider(FakeApps(front_blue=deployment(3, 3)), clock).create(gate_props(config))
 
 

@@ -268,7 +268,7 @@ def test_status_shows_colors_images_replicas_and_routing(config):
     rows = status_rows(parse_stack_config(config))
     image = "asia-docker.pkg.dev/acme/web/front:1.4.2"
     url = "http://front.stg.example.com/test/"
-    assert rows == [("front", "blue", "-", "blue 90% / green 10%", "green", url, f"{image} x3", "r/front:1.5.0 x2")]
+    assert rows == [("front", "blue", "-", "blue 90% / green 10%", "green", url, "-", f"{image} x3", "r/front:1.5.0 x2")]
 
 
 def test_status_command_prints_a_table(project):

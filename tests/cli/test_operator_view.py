@@ -30,6 +30,7 @@ def test_status_shows_full_images_the_rollback_target_and_the_preview_url(tmp_pa
         "traffic",
         "preview",
         "preview URL",
+        "cohorts",
         "blue",
         "green",
     ]
@@ -42,6 +43,7 @@ def test_status_shows_full_images_the_rollback_target_and_the_preview_url(tmp_pa
         "green 100%",
         "blue",
         "http://front.stg.example.com/test/",
+        "-",
         "asia-docker.pkg.dev/acme/web/front:1.4.2 x3",
         "europe-docker.pkg.dev/other/web/front:1.5.0 x3",
     ]

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from cli.__main__ import app as cli_app
 from cli.edits import Refused, load_stack
+from cli.notify import Event
 from cli.release import (
     Release,
     Step,
@@ -239,7 +240,7 @@ def test_metrics_going_bad_during_a_bake_abort_the_release(project, config):
     write_stack(project, "stg", with_plan(config, analysis=ANALYSIS))
     calls = []
 
-    def check(weights, previous):
+    def check(weights, previous, cohort):
         calls.append((weights, previous))
         if weights["green"] == 50:
             raise ThresholdsMissed(
@@ -255,7 +256,7 @@ def test_metrics_going_bad_during_a_bake_abort_the_release(project, config):
 def test_a_release_without_analysis_only_holds(project, config):
     calls = []
     write_stack(project, "stg", with_plan(config, bake="65s"))
-    release(project, check=lambda w, p: calls.append(w))
+    release(project, check=lambda w, p, c: calls.append(w))
     assert calls == []  # the runner was given a check, but the app has no promotion.analysis
 
 
@@ -263,7 +264,7 @@ def test_a_long_bake_rechecks_the_analysis_every_30s(project, config):
     write_stack(project, "stg", with_plan(config, steps=[10, 100], bake="65s", analysis=ANALYSIS))
     clock = Clock()
     seen = []
-    release(project, clock=clock, check=lambda w, p: seen.append(clock.now))
+    release(project, clock=clock, check=lambda w, p, c: seen.append(clock.now))
     assert seen == [2 + 30, 2 + 60, 2 + 65]  # after step 1's up (2 s)
 
 
@@ -466,3 +467,144 @@ def test_the_release_command_gives_the_signal_handlers_back(tmp_path):
     result = CliRunner().invoke(cli_app, ["release", "--stack", "stg", "--app", "front", "--root", str(tmp_path)])
     assert result.exit_code == 1 and result.output.startswith("error: no stack file Pulumi.stg.yaml"), result.output
     assert {sig: signal.getsignal(sig) for sig in before} == before
+
+
+# --- A/B cohorts as the first step (promotion.steps: [cohort, ...]) ----------------------------------
+
+COHORTS = [{"header": {"name": "x-beta", "value": "true"}}]
+
+
+def test_the_cohort_step_comes_first_and_is_skipped_once_a_canary_runs(config):
+    plan = plan_release(parse_stack_config(with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS)), "front")
+    assert plan.cohorts and plan.steps == (Step(0, "1/3", cohort=True), Step(50, "2/3"), Step(100, "3/3"))
+    resumed = plan_release(parse_stack_config(with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS, cohortsActive=True)), "front")
+    assert resumed.steps[0] == Step(0, "1/3", resumed=True, cohort=True)
+    later = plan_release(parse_stack_config(with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS, canaryWeight=50)), "front")
+    assert later.steps == (Step(50, "2/3", resumed=True), Step(100, "3/3"))
+
+
+def test_a_cohort_release_turns_the_cohorts_on_gates_them_and_the_flip_ends_them(project, config):
+    write_stack(project, "stg", with_plan(config, steps=["cohort", 50, 100], analysis=ANALYSIS, cohorts=COHORTS))
+    calls = []
+    outcome, _, progress = release(project, check=lambda w, p, c: calls.append((w, c)))
+    assert outcome.exit_code == 0, progress.lines
+    assert "step 1/3: green cohorts: front: blue 100% -> blue 100% (cohorts: off -> green)" in progress.lines
+    # The bake of the cohort step checks green although its default share is still 0.
+    assert calls[0] == (START, "green") and calls[1] == ({"blue": 50, "green": 50}, "green")
+    after = front(project)
+    assert after.active_color == "green" and not after.cohorts_active and after.cohorts  # definitions kept for the next release
+    assert [r.row()[1] for r in outcome.records] == ["cohorts", "50%", "100%"]
+
+
+def test_an_aborted_cohort_release_ends_the_cohorts_too(project, config):
+    write_stack(project, "stg", with_plan(config, steps=["cohort", 50, 100], cohorts=COHORTS))
+    clock = Clock()
+    outcome, stack, _ = release(project, clock=clock, stack=FakeStack(project, clock, fail_at=2))
+    assert outcome.exit_code == 1
+    after = front(project)
+    assert after.canary_weight == 0 and not after.cohorts_active and stack.live == START
+    assert outcome.records[-1].result == "restored"
+
+
+# --- notifications (promotion.notify; delivery itself: tests/cli/test_notify.py) ----------------------
+
+
+def test_a_release_tells_started_each_step_and_done(project):
+    events: list[Event] = []
+    clock = Clock()
+    stack = FakeStack(project, clock)
+    plan = plan_release(load_stack(project, "stg"), "front")
+    outcome = Release(project, "stg", plan, stack, Lines(), FakeStop(clock), clock=clock, notify=events.append).run()
+    assert outcome.exit_code == 0
+    assert [(e.event, e.step, e.weight, e.live) for e in events] == [
+        ("started", None, None, None),
+        ("step", "1/3", 10, "blue 90% / green 10%"),
+        ("step", "2/3", 50, "blue 50% / green 50%"),
+        ("step", "3/3", 100, "green 100%"),
+        ("done", None, None, "green 100%"),
+    ]
+    assert events[0].message == "release of green started from blue 100%, steps 10%, 50%, 100%"
+
+
+def test_an_aborted_release_tells_abort_with_the_reason_then_revert(project):
+    events: list[Event] = []
+    clock = Clock()
+    stack = FakeStack(project, clock, fail_at=2)
+    plan = plan_release(load_stack(project, "stg"), "front")
+    Release(project, "stg", plan, stack, Lines(), FakeStop(clock), clock=clock, notify=events.append).run()
+    assert [e.event for e in events] == ["started", "step", "abort", "revert"]
+    assert events[2].reason == GATE_REFUSAL and events[2].message == "release of green aborted at step 2/3 (green 50%)"
+    assert events[3].message == "front: routing restored to blue 100%" and events[3].live == "blue 100%"
+
+
+# --- the post-flip watch (promotion.postFlip) ---------------------------------------------------------
+
+
+def with_watch(config, bake="90s"):
+    with_plan(config, analysis={**ANALYSIS, "window": "1m"})
+    config["apps"]["front"]["promotion"]["postFlip"] = {"bake": bake}
+    return config
+
+
+def test_a_healthy_color_is_kept_after_the_watch(project, config):
+    write_stack(project, "stg", with_watch(config))
+    calls = []
+    outcome, _, progress = release(project, check=lambda w, p, c: calls.append((w, p)))
+    assert outcome.exit_code == 0, progress.lines
+    # 90 s: re-checked at 30, 60 and 90 s, each time green at 100% against the starting routing.
+    assert calls[-3:] == [({"blue": 0, "green": 100}, START)] * 3
+    assert [r.row()[:4] for r in outcome.records][-1] == ("watch", "post-flip", "green 100%", "done")
+    assert front(project).active_color == "green" and front(project).blue.replicas == 3  # blue keeps its pods
+    assert outcome.summary.endswith("healthy through the post-flip watch; blue keeps its pods until you scale it down")
+
+
+def test_a_color_going_bad_after_the_flip_is_flipped_back(project, config):
+    write_stack(project, "stg", with_watch(config))
+    clock = Clock()
+
+    def check(weights, previous, cohort):
+        if weights["green"] == 100 and clock.now > 40:
+            raise ThresholdsMissed(
+                "gate ...\nFAILED: promotion gate missed thresholds (green: p99 latency 4100 ms is above maxP99Ms 500 ms)"
+            )
+
+    outcome, stack, _ = release(project, clock=clock, check=check)
+    assert outcome.exit_code == 1
+    assert stack.live == START and front(project).active_color == "blue" and front(project).previous_color is None
+    watch, restore = outcome.records[-2:]
+    assert (watch.label, watch.result) == ("watch", "failed") and watch.reason.startswith(
+        "FAILED: promotion gate missed thresholds (green: p99"
+    )
+    assert (restore.label, restore.result, restore.live) == ("abort", "restored", "blue 100%")
+    assert "aborted at step watch (green post-flip): FAILED: promotion gate missed thresholds" in outcome.summary
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_during_the_watch_leaves_the_flip_in_place(project, config, name, code):
+    write_stack(project, "stg", with_watch(config))
+    clock = Clock()
+    events: list[Event] = []
+    stack = FakeStack(project, clock)
+    plan = plan_release(load_stack(project, "stg"), "front")
+    # Three ups of 2 s and two bakes of 5 s: 16 s in, then 20 s into the watch.
+    runner = Release(
+        project, "stg", plan, stack, Lines(), FakeStop(clock, name, at=36), check=lambda w, p, c: None, clock=clock, notify=events.append
+    )
+    outcome = runner.run()
+    assert outcome.exit_code == code and stack.ups == 3  # no restore
+    assert front(project).active_color == "green" and stack.live == {"blue": 0, "green": 100}
+    assert outcome.summary == (
+        f"front: {name} during the post-flip watch: the flip to green stays in place (not reverted); to undo it: make rollback APP=front"
+    )
+    assert outcome.records[-1].result == "interrupted" and events[-1].event == "abort"
+
+
+def test_post_flip_needs_analysis(config):
+    with_plan(config)
+    config["apps"]["front"]["promotion"]["postFlip"] = {"bake": "10m"}
+    with pytest.raises(Exception) as err:
+        parse_stack_config(config)
+    assert (
+        str(err.value)
+        == "apps.front.promotion.postFlip: needs promotion.analysis: without metrics there is nothing to watch after the flip"
+    )

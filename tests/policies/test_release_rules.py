@@ -1,0 +1,123 @@
+"""Release safety rules over the switch gate's inputs, on records and on the real program's registration."""
+
+from __future__ import annotations
+
+from cli.policy_check import records
+from policies.guardrails.catalog import rule
+from policies.guardrails.model import Resource
+from policies.guardrails.release import SWITCH_GATE
+from tests.policy_records import urn
+
+QUERY = 'sum(rate(errors_total{version="{color}"}[{window}]))'
+
+
+def gate(**analysis) -> Resource:
+    props = {"app": "front", "namespace": "app", "analysis": {"prometheusUrl": "http://p:9090", **analysis} if analysis else None}
+    return Resource(SWITCH_GATE, "front-switch-gate", urn(SWITCH_GATE, "front-switch-gate"), props)
+
+
+def check(resource: Resource) -> list[str]:
+    chosen = rule("analysis-no-data-fails")
+    return chosen.check(resource, chosen.defaults())
+
+
+def test_a_check_that_passes_without_data_is_reported():
+    resource = gate(checks=[{"name": "errors", "query": QUERY, "max": 0, "onNoData": "pass"}])
+    assert check(resource) == [
+        "front: promotion.analysis check 'errors' passes when its query has no data (onNoData pass): "
+        "a misspelt label or a dead exporter promotes unchecked; use fail, or wait for data"
+    ]
+    assert rule("analysis-no-data-fails").level == "advisory"
+
+
+def test_fail_wait_no_checks_or_no_analysis_pass():
+    assert check(gate(checks=[{"name": "a", "query": QUERY, "max": 0, "onNoData": "fail"}, {"name": "b", "query": QUERY, "min": 1}])) == []
+    assert check(gate(checks=[{"name": "a", "query": QUERY, "max": 0, "onNoData": "wait"}])) == []
+    assert check(gate()) == [] and check(gate(window="5m")) == []
+
+
+def test_the_rule_reads_the_gate_the_program_registers(config, run_stack):
+    config["apps"]["front"]["promotion"] = {
+        "analysis": {"prometheusUrl": "http://127.0.0.1:9090", "checks": [{"name": "errors", "query": QUERY, "max": 0, "onNoData": "pass"}]}
+    }
+    gates = [r for r in records(run_stack(config)) if r.type == SWITCH_GATE]
+    assert [len(check(r)) for r in gates] == [1]
+
+
+# --- cohorts-are-a-subset ----------------------------------------------------------------------
+
+
+def cohort_vs(*matches) -> Resource:
+    from tests.policy_records import virtual_service
+
+    vs = virtual_service()
+    dest = {"destination": {"host": "front.app.svc.cluster.local", "subset": "green"}, "weight": 100}
+    http = [{"name": f"cohort-{i}", **({"match": [m]} if m else {}), "route": [dest]} for i, m in enumerate(matches, 1)]
+    props = {**vs.props, "spec": {**vs.props["spec"], "http": [*http, *vs.props["spec"]["http"]]}}
+    return Resource(vs.type, vs.name, vs.urn, props)
+
+
+def cohort_messages(resource: Resource) -> list[str]:
+    chosen = rule("cohorts-are-a-subset")
+    return chosen.check(resource, chosen.defaults())
+
+
+def test_narrow_cohorts_pass():
+    resource = cohort_vs(
+        {"headers": {"x-beta": {"exact": "true"}}},
+        {"headers": {"user-agent": {"regex": ".*Android.*"}}},
+        {"headers": {"x-beta": {"regex": ".*"}}},  # everyone who sends x-beta: a subset
+    )
+    assert cohort_messages(resource) == [] and rule("cohorts-are-a-subset").level == "mandatory"
+
+
+def test_a_cohort_that_takes_every_request_is_refused():
+    found = cohort_messages(cohort_vs({"headers": {"user-agent": {"regex": ".*"}}}, {"headers": {"x-request-id": {"prefix": ""}}}, None))
+    assert found == [
+        "VirtualService app/front: http[0] (cohort-1) matches any user-agent header (regex '.*'), which every request carries: "
+        "it sends all traffic to one color; narrow the match (to move everyone use flip)",
+        "VirtualService app/front: http[1] (cohort-2) matches any x-request-id header (prefix ''), which every request carries: "
+        "it sends all traffic to one color; narrow the match (to move everyone use flip)",
+        "VirtualService app/front: http[2] (cohort-3) has no match: it takes every request; a cohort is a subset (to move everyone use flip)",
+    ]
+
+
+def test_the_guarded_edit_refuses_a_catch_all_cohort(tmp_path, config):
+    from cli.edits import Refused, edit, plan_cohorts
+    from tests.stackfiles import copy_program, write_stack
+
+    copy_program(tmp_path)
+    config["apps"]["front"]["cohorts"] = [{"header": {"name": "user-agent", "regex": ".+|"}}]
+    write_stack(tmp_path, "stg", config)
+    before = (tmp_path / "Pulumi.stg.yaml").read_text()
+    try:
+        edit(tmp_path, "stg", lambda current: plan_cohorts(current, "front", True))
+    except Refused as err:
+        assert "[mandatory] cohorts-are-a-subset (VirtualService front)" in str(err) and "matches any user-agent header" in str(err)
+    else:
+        raise AssertionError("a catch-all cohort was written")
+    assert (tmp_path / "Pulumi.stg.yaml").read_text() == before
+
+
+def test_a_post_flip_bake_shorter_than_the_window_is_refused():
+    chosen = rule("post-flip-bake-covers-window")
+    short = gate(window="5m")
+    short.props["postFlipBakeSeconds"] = 120  # type: ignore[index]
+    assert chosen.check(short, {}) == [
+        "front: promotion.postFlip.bake (120s) is shorter than promotion.analysis.window (300s): the watch would end before a "
+        "window of post-flip traffic exists, judging mostly the traffic before the flip; bake at least one window"
+    ]
+    assert chosen.level == "mandatory"
+    long = gate(window="5m")
+    long.props["postFlipBakeSeconds"] = 600  # type: ignore[index]
+    assert chosen.check(long, {}) == [] and chosen.check(gate(window="5m"), {}) == []
+
+
+def test_the_post_flip_rule_reads_the_gate_the_program_registers(config, run_stack):
+    config["apps"]["front"]["promotion"] = {
+        "analysis": {"prometheusUrl": "http://127.0.0.1:9090", "window": "10m"},
+        "postFlip": {"bake": "5m"},
+    }
+    chosen = rule("post-flip-bake-covers-window")
+    gates = [r for r in records(run_stack(config)) if r.type == SWITCH_GATE]
+    assert [len(chosen.check(r, {})) for r in gates] == [1]
