@@ -28,7 +28,7 @@ $(foreach goal,$(MAKECMDGOALS),$(foreach var,$(NEEDS_$(goal)),$(if $($(var)),,$(
 
 # --- the virtualenvs ----------------------------------------------------------------------------
 # Without ./venv, every goal but these first checks python3: older than 3.11 is refused in one line.
-NO_VENV_GOALS := help e2e-tools e2e-env e2e-down
+NO_VENV_GOALS := help e2e-tools e2e-down
 ifeq ($(wildcard $(PY)),)
 ifneq ($(filter-out $(NO_VENV_GOALS),$(MAKECMDGOALS)),)
 PYTHON3_VERSION := $(shell $(PYTHON3) -c 'import sys; print("ok" if sys.version_info >= (3, 11) else ".".join(map(str, sys.version_info[:3])))' 2>/dev/null)
@@ -117,8 +117,9 @@ release: deps ## walk APP's idle color through its promotion steps, one pulumi u
 e2e-tools: ## build the pinned e2e toolchain once (no-op when built)
 	bash e2e/tools/build.sh
 
-e2e-env: e2e-tools ## start the local cluster on 127.0.0.1 (no-op when running)
+e2e-env: e2e-tools deps ## start the local cluster and its data plane (istiod, Envoy gateway, pod servers; no-op when running)
 	bash e2e/cluster/up.sh
+	bash e2e/mesh/up.sh
 
 e2e: deps policy-deps ## the real-engine tests against the local cluster (after make e2e-env)
 	$(PY) -m pytest -q -m e2e tests/e2e
