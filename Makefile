@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e e2e-down
+.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary status release e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -120,6 +120,13 @@ e2e-tools: ## build the pinned e2e toolchain once (no-op when built)
 e2e-env: e2e-tools deps ## start the local cluster and its data plane (istiod, Envoy gateway, pod servers; no-op when running)
 	bash e2e/cluster/up.sh
 	bash e2e/mesh/up.sh
+
+# STACK defaults to local here: the only stack file made for the local cluster (stg and prod need GCP).
+e2e-up: deps ## pulumi up of STACK (default local) on the local cluster, as the e2e tests run it (after make e2e-env)
+	$(PY) -m tests.e2e.up --stack $(if $(filter command line environment,$(origin STACK)),$(STACK),local)
+
+e2e-bench: deps ## the real-traffic tier's numbers: 10 flips by pulumi up and by kubectl apply under load, memory (after make e2e-env)
+	$(PY) -m tests.e2e.bench_traffic
 
 e2e: deps policy-deps ## the real-engine tests against the local cluster (after make e2e-env)
 	$(PY) -m pytest -q -m e2e tests/e2e

@@ -17,9 +17,7 @@ import yaml
 
 def mesh_config(manifests: str, discovery_address: str) -> dict:
     documents = [d for d in yaml.safe_load_all(manifests) if d]
-    config_map = next(
-        d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "istio" and "mesh" in d.get("data", {})
-    )
+    config_map = next(d for d in documents if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "istio" and "mesh" in d.get("data", {}))
     mesh = yaml.safe_load(config_map["data"]["mesh"]) or {}
     mesh.setdefault("defaultProviders", {})["metrics"] = []
     mesh.setdefault("defaultConfig", {})["discoveryAddress"] = discovery_address

@@ -8,8 +8,9 @@ JSON {color, image, pod, namespace, host, path}. When a pod is deleted it stops 
 stop it: it keeps serving through the preStop sleep, then closes its listener and its connections once the
 requests in flight are done (within the rest of the grace period).
 
-A control API on loopback: GET /healthz; GET /pods (every server, with its request and mirror counts);
-POST /answer {"namespace", "app", "color", "status"} makes that color's servers answer `/` with `status`.
+A control API on loopback: GET /healthz; GET /pods (every server, with its request count);
+POST /answer {"namespace", "app", "color", "status", "preStop"} makes that color's servers answer `/` with
+`status`; "preStop": false makes them stop at once when deleted (an app that exits on SIGTERM, no preStop hook).
 Usage: pod_servers.py --kubeconfig FILE --state DIR --listen HOST:PORT
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import socket
 import ssl
@@ -63,14 +65,43 @@ class CertificateAuthority:
                     "extendedKeyUsage=serverAuth,clientAuth\n"
                 )
                 request = subprocess.run(
-                    ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                     "-keyout", str(key), "-subj", f"/O={TRUST_DOMAIN}"],
-                    check=True, capture_output=True,
+                    [
+                        "openssl",
+                        "req",
+                        "-new",
+                        "-newkey",
+                        "ec",
+                        "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1",
+                        "-nodes",
+                        "-keyout",
+                        str(key),
+                        "-subj",
+                        f"/O={TRUST_DOMAIN}",
+                    ],
+                    check=True,
+                    capture_output=True,
                 ).stdout
                 subprocess.run(
-                    ["openssl", "x509", "-req", "-CA", str(self.root), "-CAkey", str(self.state / "ca-key.pem"),
-                     "-CAcreateserial", "-days", "2", "-extfile", str(extensions), "-out", str(cert)],
-                    input=request, check=True, capture_output=True,
+                    [
+                        "openssl",
+                        "x509",
+                        "-req",
+                        "-CA",
+                        str(self.root),
+                        "-CAkey",
+                        str(self.state / "ca-key.pem"),
+                        "-CAcreateserial",
+                        "-days",
+                        "2",
+                        "-extfile",
+                        str(extensions),
+                        "-out",
+                        str(cert),
+                    ],
+                    input=request,
+                    check=True,
+                    capture_output=True,
                 )
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=str(self.root))
         context.verify_mode = ssl.CERT_REQUIRED  # STRICT: a client without a mesh certificate is refused
@@ -116,8 +147,8 @@ class Pod:
 class PodServer:
     pod: Pod
     answers: dict[tuple[str, str, str], int]
+    exits_at_once: set[tuple[str, str, str]]
     requests: int = 0
-    mirrored: int = 0
     state: str = "serving"
     stopped_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -152,6 +183,9 @@ class PodServer:
 
             def get_request(self) -> tuple[socket.socket, Any]:
                 sock, address = self.socket.accept()
+                # Headers and body are two writes: without NODELAY, Nagle holds the body for the peer's
+                # delayed ACK (40 ms a response).
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 # The handshake runs on the handler's thread, so one slow client never blocks accept().
                 return context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
@@ -165,7 +199,6 @@ class PodServer:
         if path != self.pod.readiness_path:
             with self._lock:
                 self.requests += 1
-                self.mirrored += host.split(":", 1)[0].endswith("-shadow")  # Envoy's mirror copies carry host-shadow
             p = self.pod
             status = self.answers.get((p.namespace, p.app, p.color), 200)
             fields = {"color": p.color, "image": p.image, "pod": p.name, "namespace": p.namespace, "host": host, "path": path}
@@ -187,11 +220,13 @@ class PodServer:
         threading.Thread(target=self._stop_after_pre_stop, daemon=True).start()
 
     def _stop_after_pre_stop(self) -> None:
-        time.sleep(self.pod.pre_stop_seconds)
+        p = self.pod
+        at_once = (p.namespace, p.app, p.color) in self.exits_at_once
+        time.sleep(0 if at_once else p.pre_stop_seconds)
         self.state = "terminating"
         self.httpd.shutdown()
         self.httpd.server_close()
-        deadline = time.monotonic() + max(self.pod.grace_seconds - self.pod.pre_stop_seconds, 0)
+        deadline = time.monotonic() + (0 if at_once else max(p.grace_seconds - p.pre_stop_seconds, 0))
         while time.monotonic() < deadline:
             with self._lock:
                 if not self._connections:
@@ -199,14 +234,12 @@ class PodServer:
             time.sleep(0.05)
         with self._lock:  # the grace period is over (or every connection is closed): the kubelet kills the rest
             for connection in list(self._connections):
-                try:
+                with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
         self.state, self.stopped_at = "stopped", time.time()
 
     def report(self) -> dict[str, Any]:
-        return {**self.pod.__dict__, "state": self.state, "requests": self.requests, "mirrored": self.mirrored}
+        return {**self.pod.__dict__, "state": self.state, "requests": self.requests}
 
 
 class PodServers:
@@ -216,6 +249,7 @@ class PodServers:
         self.ca = CertificateAuthority(self.core, state)
         self.servers: dict[str, PodServer] = {}  # by pod uid; stopped ones stay for their counts
         self.answers: dict[tuple[str, str, str], int] = {}
+        self.exits_at_once: set[tuple[str, str, str]] = set()
         self.lock = threading.Lock()
 
     def sync(self, event_type: str, pod: Any) -> None:
@@ -228,14 +262,17 @@ class PodServers:
                 if server:
                     server.stop()
             elif ready and pod.status.pod_ip and server is None:
-                server = PodServer(Pod.of(pod), self.answers)
+                server = PodServer(Pod.of(pod), self.answers, self.exits_at_once)
                 try:
                     server.start(self.ca.context(server.pod.namespace, server.pod.service_account))
                 except OSError as error:
                     print(f"cannot serve {pod.metadata.namespace}/{pod.metadata.name}: {error}", flush=True)
                     return
                 self.servers[uid] = server
-                print(f"serving {server.pod.namespace}/{server.pod.name} ({server.pod.color}) on {server.pod.ip}:{server.pod.port}", flush=True)
+                print(
+                    f"serving {server.pod.namespace}/{server.pod.name} ({server.pod.color}) on {server.pod.ip}:{server.pod.port}",
+                    flush=True,
+                )
 
     def run(self) -> None:
         while True:
@@ -249,8 +286,10 @@ class PodServers:
                         if uid not in live:
                             server.stop()
                 stream = watch.Watch().stream(
-                    self.core.list_pod_for_all_namespaces, label_selector=SELECTOR,
-                    resource_version=listed.metadata.resource_version, timeout_seconds=300,
+                    self.core.list_pod_for_all_namespaces,
+                    label_selector=SELECTOR,
+                    resource_version=listed.metadata.resource_version,
+                    timeout_seconds=300,
                 )
                 for event in stream:
                     self.sync(event["type"], event["object"])
@@ -272,8 +311,13 @@ class PodServers:
                 if self.path != "/answer":
                     return self.reply(404, {"error": f"no {self.path}"})
                 wanted = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                key = (wanted["namespace"], wanted["app"], wanted["color"])
                 with servers.lock:
-                    servers.answers[(wanted["namespace"], wanted["app"], wanted["color"])] = int(wanted["status"])
+                    servers.answers[key] = int(wanted["status"])
+                    if wanted.get("preStop", True):
+                        servers.exits_at_once.discard(key)
+                    else:
+                        servers.exits_at_once.add(key)
                 self.reply(200, {"ok": True})
 
             def reply(self, status: int, payload: Any) -> None:

@@ -30,7 +30,7 @@ done
 [ -x "$python" ] || die "the project venv is missing: run make deps first"
 [ -e "$e2e/cluster/complete" ] || die "the local cluster is not up: run e2e/cluster/up.sh (make e2e-env) first"
 k() { "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout 10s "$@"; }
-probe() { curl -sf --noproxy '*' --max-time 2 "$@"; }
+probe() { curl -sf -o /dev/null --noproxy '*' --max-time 2 "$@"; }
 alive() {
   local pid
   pid=$(cat "$state/$1.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null \
@@ -45,8 +45,10 @@ healthy() {
 }
 start() {  # dir name args... (runs in dir: Istio's binaries read and write ./etc and ./var relative to it)
   local dir=$1 name=$2; shift 2
-  # The process writes its own pid: setsid forks when it happens to lead a process group.
-  (cd "$dir" && setsid bash -c 'echo $$ >"$0" && exec "$@"' "$state/$name.pid" "$@" </dev/null >"$logs/$name.log" 2>&1 9>&- &)
+  # The process writes its own pid (setsid forks when it happens to lead a process group); nothing of this
+  # script stays behind holding the lock (fd 9).
+  rm -f "$state/$name.pid"
+  (cd "$dir" && exec setsid bash -c 'echo $$ >"$0" && exec "$@"' "$state/$name.pid" "$@") </dev/null >"$logs/$name.log" 2>&1 9>&- &
   local waited=0
   until [ -s "$state/$name.pid" ] || [ $waited -ge 50 ]; do sleep 0.1; waited=$((waited + 1)); done
 }

@@ -33,9 +33,7 @@ def address(env: dict[str, str], key: str = "E2E_GATEWAY_HTTP") -> tuple[str, in
     return host, int(port)
 
 
-def request(
-    connection: http.client.HTTPConnection, host: str, path: str = "/", headers: dict[str, str] | None = None
-) -> Answer:
+def request(connection: http.client.HTTPConnection, host: str, path: str = "/", headers: dict[str, str] | None = None) -> Answer:
     sent, start = time.time(), time.perf_counter()
     try:
         connection.request("GET", path, headers={"Host": host, **(headers or {})})
@@ -58,7 +56,9 @@ def connect(env: dict[str, str], source: str | None = None, target: tuple[str, i
     return http.client.HTTPConnection(host, port, timeout=5, source_address=(source, 0) if source else None)
 
 
-def sample(env: dict[str, str], host: str, count: int, path: str = "/", headers: dict[str, str] | None = None, **connect_args: Any) -> list[Answer]:
+def sample(
+    env: dict[str, str], host: str, count: int, path: str = "/", headers: dict[str, str] | None = None, **connect_args: Any
+) -> list[Answer]:
     connection = connect(env, **connect_args)
     try:
         return [request(connection, host, path, headers) for _ in range(count)]
@@ -176,7 +176,7 @@ class Load:
 
 
 def pod_servers(env: dict[str, str]) -> list[dict[str, Any]]:
-    """Every pod server the e2e tier ran (stopped ones included), with its request and mirror counts."""
+    """Every pod server the e2e tier ran (stopped ones included), with the requests it answered."""
     connection = connect(env, target=address(env, "E2E_POD_SERVERS"))
     try:
         connection.request("GET", "/pods")
@@ -185,11 +185,12 @@ def pod_servers(env: dict[str, str]) -> list[dict[str, Any]]:
         connection.close()
 
 
-def answer_with(env: dict[str, str], namespace: str, app: str, color: str, status: int) -> None:
-    """Make a color's servers answer `/` with `status` (200 restores them)."""
+def answer_with(env: dict[str, str], namespace: str, app: str, color: str, status: int, pre_stop: bool = True) -> None:
+    """Make a color's servers answer `/` with `status` (200 restores them); `pre_stop=False`: they stop at once
+    when their pod is deleted, ignoring preStop and the grace period (an app that exits on SIGTERM)."""
     connection = connect(env, target=address(env, "E2E_POD_SERVERS"))
     try:
-        body = json.dumps({"namespace": namespace, "app": app, "color": color, "status": status})
+        body = json.dumps({"namespace": namespace, "app": app, "color": color, "status": status, "preStop": pre_stop})
         connection.request("POST", "/answer", body=body, headers={"Content-Type": "application/json"})
         assert connection.getresponse().status == 200
     finally:
