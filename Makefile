@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary cohorts status release e2e-tools e2e-env e2e e2e-down
+.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary cohorts status release e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -30,7 +30,7 @@ $(foreach goal,$(MAKECMDGOALS),$(foreach var,$(NEEDS_$(goal)),$(if $($(var)),,$(
 
 # --- the virtualenvs ----------------------------------------------------------------------------
 # Without ./venv, every goal but these first checks python3: older than 3.11 is refused in one line.
-NO_VENV_GOALS := help e2e-tools e2e-env e2e-down
+NO_VENV_GOALS := help e2e-tools e2e-down
 ifeq ($(wildcard $(PY)),)
 ifneq ($(filter-out $(NO_VENV_GOALS),$(MAKECMDGOALS)),)
 PYTHON3_VERSION := $(shell $(PYTHON3) -c 'import sys; print("ok" if sys.version_info >= (3, 11) else ".".join(map(str, sys.version_info[:3])))' 2>/dev/null)
@@ -127,8 +127,16 @@ release: deps ## walk APP's idle color through its promotion steps, one pulumi u
 e2e-tools: ## build the pinned e2e toolchain once (no-op when built)
 	bash e2e/tools/build.sh
 
-e2e-env: e2e-tools ## start the local cluster on 127.0.0.1 (no-op when running)
+e2e-env: e2e-tools deps ## start the local cluster and its data plane (istiod, Envoy gateway, pod servers; no-op when running)
 	bash e2e/cluster/up.sh
+	bash e2e/mesh/up.sh
+
+# STACK defaults to local here: the only stack file made for the local cluster (stg and prod need GCP).
+e2e-up: deps ## pulumi up of STACK (default local) on the local cluster, as the e2e tests run it (after make e2e-env)
+	$(PY) -m tests.e2e.up --stack $(if $(filter command line environment,$(origin STACK)),$(STACK),local)
+
+e2e-bench: deps ## the real-traffic tier's numbers: 10 flips by pulumi up and by kubectl apply under load, memory (after make e2e-env)
+	$(PY) -m tests.e2e.bench_traffic
 
 e2e: deps policy-deps ## the real-engine tests against the local cluster (after make e2e-env)
 	$(PY) -m pytest -q -m e2e tests/e2e

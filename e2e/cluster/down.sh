@@ -7,7 +7,8 @@ e2e=$root/build/e2e
 state=$e2e/cluster
 say() { echo "down: $*"; }
 
-components=(kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
+# The data plane first (e2e/mesh/up.sh), then the control plane.
+components=(python3 envoy pilot-agent pilot-discovery kwok kube-scheduler kube-controller-manager kube-apiserver etcd)
 
 # Our processes: one of our binaries whose command line names this checkout's cluster dir.
 # (Both checks, so a reused pid or an unrelated process is never signalled.)
@@ -15,13 +16,15 @@ ours() {
   local pid=$1 exe
   exe=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
   exe=${exe% (deleted)}   # the tool cache may have been rebuilt or removed since
-  case " ${components[*]} " in *" ${exe##*/} "*) ;; *) return 1 ;; esac
+  exe=${exe##*/}
+  case $exe in python3*) exe=python3 ;; esac   # the pod servers
+  case " ${components[*]} " in *" $exe "*) ;; *) return 1 ;; esac
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$state/"
 }
 
 pids=()
 for c in "${components[@]}"; do
-  pid=$(cat "$state/$c.pid" 2>/dev/null || true)
+  pid=$(cat "$state/$c.pid" "$state/mesh/$c.pid" 2>/dev/null || true)
   if [ -n "$pid" ] && ours "$pid"; then pids+=("$pid"); say "stopping $c (pid $pid)"; fi
 done
 # Stragglers: started by an up.sh whose pid files are gone (interrupted start, removed dir).
@@ -44,4 +47,5 @@ fi
 
 [ ${#pids[@]} -gt 0 ] || say "no cluster processes running"
 rm -rf "$state" "$e2e/env.sh" "$e2e/kubeconfig" "$e2e/state"
+ip route del local 10.244.0.0/16 dev lo table local 2>/dev/null || true   # up.sh's pod CIDR route
 say "removed build/e2e/{cluster,env.sh,kubeconfig,state} (logs kept in build/e2e/logs)"

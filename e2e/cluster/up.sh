@@ -12,6 +12,9 @@ pki=$state/pki
 logs=$e2e/logs
 kubeconfig=$e2e/kubeconfig
 crds=$root/../shared/crds/istio-1.30.3-crd-all.gen.yaml
+# The fake nodes' pod CIDRs. Routed to lo as local addresses (like 127/8), so a process can serve on any pod
+# IP, while the API server still takes them in EndpointSlices (it refuses loopback addresses there).
+pod_cidr=10.244.0.0/16
 # Uncommon fixed ports, all on loopback.
 etcd_port=12379 etcd_peer_port=12380 api_port=16443 kcm_port=16257 sched_port=16259 kwok_port=16247
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
@@ -57,6 +60,10 @@ export PULUMI_CONFIG_PASSPHRASE=e2e-local-only
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
 export PULUMI_HOME="$(dirname "$bin")/pulumi-home"
+# The data plane that e2e/mesh/up.sh starts: the ingress gateway's listeners and the pod servers' control API.
+export E2E_GATEWAY_HTTP=127.0.0.1:18080
+export E2E_GATEWAY_HTTPS=127.0.0.1:18443
+export E2E_POD_SERVERS=127.0.0.1:16091
 EOF
 }
 
@@ -80,6 +87,8 @@ for port in $etcd_port $etcd_peer_port $api_port $kcm_port $sched_port $kwok_por
   fi
 done
 mkdir -p "$pki" "$logs"
+ip route replace local "$pod_cidr" dev lo table local 2>/dev/null \
+  || die "cannot route the pod CIDR $pod_cidr to lo (needs root or CAP_NET_ADMIN): ip route add local $pod_cidr dev lo table local"
 
 # --- PKI: one CA, the apiserver's serving cert, a client cert per component, the service-account key.
 if ! command -v openssl >/dev/null; then

@@ -4,10 +4,10 @@
 # Usage: e2e/tools/build.sh [--print-dir]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-groups=(pulumi pulumi-kubernetes etcd kubernetes kwok istioctl)
+groups=(pulumi pulumi-kubernetes etcd kubernetes kwok istioctl envoy)
 
 # Key: every pin and build script of every group, so a version bump builds a new directory.
-key=$(cd "$here" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.sh' -o -name '*.go' \) \
+key=$(cd "$here" && find . -type f \( -name go.mod -o -name go.sum -o -name '*.sh' -o -name '*.go' -o -name requirements.txt \) \
   | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -c1-16)
 cache=${BLUEGREEN_E2E_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bluegreen-platform/e2e}/$key
 if [ "${1:-}" = "--print-dir" ]; then echo "$cache/bin"; exit 0; fi

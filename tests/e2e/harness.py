@@ -44,6 +44,14 @@ def run_project_program() -> None:
     runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
+def workspace(work_dir: Path, env: dict[str, str]) -> auto.LocalWorkspace:
+    """The project's program in `work_dir` (its Pulumi.yaml and stack files), run by the pinned `pulumi`."""
+    pulumi_root = str(Path(shutil.which("pulumi", path=env["PATH"]) or "pulumi").parent.parent)
+    return auto.LocalWorkspace(
+        work_dir=str(work_dir), program=run_project_program, env_vars=env, pulumi_command=auto.PulumiCommand(root=pulumi_root)
+    )
+
+
 @dataclass
 class Steps:
     """What the engine reported per resource, from the real event stream: op counts and ops by type.
@@ -74,14 +82,7 @@ class LocalStack:
         shutil.copy2(stack_file, work_dir / f"Pulumi.{name}.yaml")
         # A stack left by an interrupted earlier run is destroyed first: every run starts from an empty cluster.
         leftover = "already exists" in self.cli("stack", "init", name, check=False).stderr
-        pulumi_root = str(Path(shutil.which("pulumi", path=env["PATH"]) or "pulumi").parent.parent)
-        workspace = auto.LocalWorkspace(
-            work_dir=str(work_dir),
-            program=run_project_program,
-            env_vars=env,
-            pulumi_command=auto.PulumiCommand(root=pulumi_root),
-        )
-        self.stack = auto.Stack.select(name, workspace)
+        self.stack = auto.Stack.select(name, workspace(work_dir, env))
         if leftover:
             self.stack.destroy()
 

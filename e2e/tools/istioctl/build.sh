@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds istioctl into $1 (charts are embedded, so `manifest generate` and `analyze --use-kube=false` run offline).
+# Builds istioctl into $1 (charts are embedded, so `manifest generate` and `analyze --use-kube=false` run offline),
+# and from the same pins pilot-discovery (istiod) and pilot-agent (the gateway's agent) for the real-traffic e2e tier.
 source "$(dirname "$0")/../lib.sh"
 bin=$(cd "$1" && pwd)
 cd "$(dirname "$0")"
@@ -15,3 +16,7 @@ go build -o "$bin/istioctl" -ldflags "-s -w \
   -X $v.buildVersion=$version -X $v.buildGitRevision=${rev##*-} -X $v.buildStatus=Clean -X $v.buildTag=$version \
   -X $v.buildHub=docker.io/istio -X $v.buildOS=$(go env GOOS) -X $v.buildArch=$(go env GOARCH)" \
   istio.io/istio/istioctl/cmd/istioctl
+for cmd in pilot-discovery pilot-agent; do
+  go build -o "$bin/$cmd" -ldflags "-s -w -X $v.buildVersion=$version -X $v.buildGitRevision=${rev##*-} \
+    -X $v.buildStatus=Clean -X $v.buildTag=$version -X $v.buildHub=docker.io/istio" "istio.io/istio/pilot/cmd/$cmd"
+done
