@@ -132,8 +132,8 @@ e2e-env: e2e-tools deps ## start the local cluster and its data plane (istiod, E
 	bash e2e/mesh/up.sh
 
 # STACK defaults to local here: the only stack file made for the local cluster (stg and prod need GCP).
-e2e-up: deps ## pulumi up of STACK (default local) on the local cluster, as the e2e tests run it (after make e2e-env)
-	$(PY) -m tests.e2e.up --stack $(if $(filter command line environment,$(origin STACK)),$(STACK),local)
+e2e-up: deps ## pulumi up (DESTROY=1: destroy) of STACK (default local) on the local cluster, as the e2e tests run it (after make e2e-env)
+	$(PY) -m tests.e2e.up --stack $(if $(filter command line environment,$(origin STACK)),$(STACK),local) $(if $(DESTROY),--destroy)
 
 e2e-bench: deps ## the real-traffic tier's numbers: 10 flips by pulumi up and by kubectl apply under load, memory (after make e2e-env)
 	$(PY) -m tests.e2e.bench_traffic

@@ -4,7 +4,8 @@ On the running tier (`make e2e-env`), with the `traffic` stack of tests/e2e/test
 steady load (200 req/s): FLIPS flips by `pulumi up` (its wall time, and the convergence from the
 VirtualService update to the last answer from the old color), the same number of flips by a raw
 `kubectl apply` of the VirtualService with the weights swapped (the floor: no engine, no program), the
-failed requests of each, and the memory of istiod, the gateway and the pod servers.
+failed requests of each, and the memory of istiod, the gateway and the pod servers. A `local` stack
+deployed by `make e2e-up` must be destroyed first (its app `front` has the same preview gate).
 """
 
 from __future__ import annotations

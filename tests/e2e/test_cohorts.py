@@ -2,8 +2,7 @@
 the switch gate run for the cohorts' color), checked by the policy pack, a catch-all cohort refused, and off again.
 
 The stack is `cohorts`, one app `ab` in its own namespace (nothing shared with the other e2e stacks), destroyed
-at the end. Written after test_mirror.py's pattern; see the README's e2e section for when it ran.
-"""
+at the end."""
 
 from __future__ import annotations
 
@@ -78,7 +77,10 @@ def test_policy_pack_refuses_a_catch_all_cohort(cohorts_stack: LocalStack):
     assert "cohorts-are-a-subset" in str(refused.value) and "matches any user-agent header" in str(refused.value)
     cohorts_stack.cli("config", "rm", "--path", f"{PROJECT}:apps.ab.cohorts[0].header.regex", "--stack", cohorts_stack.name)
     cohorts_stack.set_path("apps.ab.cohorts[0].header.name", "x-beta")
-    cohorts_stack.set_path("apps.ab.cohorts[0].header.value", "true")
+    # `--type string`: without it `config set --path` stores `true` as a boolean, which a header value is not.
+    cohorts_stack.cli(
+        "config", "set", "--path", f"{PROJECT}:apps.ab.cohorts[0].header.value", "true", "--type", "string", "--stack", cohorts_stack.name
+    )
 
 
 def test_cohorts_off_removes_the_routes_and_runs_the_gate(cohorts_stack: LocalStack, env):
