@@ -49,8 +49,8 @@ def request(connection: http.client.HTTPConnection, host: str, path: str = "/", 
         served = {}
     served = served if isinstance(served, dict) else {}
     # Envoy's reason for a local reply (e.g. "no healthy upstream"), so a failure in a report says why.
-    error = None if 200 <= response.status < 300 else body[:200].decode(errors="replace")
-    return Answer(sent, latency, response.status, served.get("color"), served.get("image"), error)
+    reason = None if 200 <= response.status < 300 else body[:200].decode(errors="replace")
+    return Answer(sent, latency, response.status, served.get("color"), served.get("image"), reason)
 
 
 def connect(env: dict[str, str], source: str | None = None, target: tuple[str, int] | None = None) -> http.client.HTTPConnection:
