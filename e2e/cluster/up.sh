@@ -28,12 +28,8 @@ for tool in "${components[@]}" kubectl; do
 done
 [ -f "$crds" ] || die "Istio CRDs not found at $crds (expected shared/ beside the checkout)"
 k() { "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout 10s "$@"; }
+. "$root/e2e/processes.sh"
 
-alive() {
-  local pid
-  pid=$(cat "$state/$1.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null \
-    && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$state/"
-}
 # Ready, untainted nodes (the node lifecycle controller taints a node until kwok reports it Ready).
 ready_nodes() {
   k get nodes -l cloud.google.com/gke-nodepool=apps -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.taints}{"\n"}{end}' 2>/dev/null \
@@ -142,26 +138,10 @@ write_kubeconfig "$kubeconfig" admin
 for c in kube-controller-manager kube-scheduler kwok; do write_kubeconfig "$state/$c.kubeconfig" "$c"; done
 echo "$bin" >"$state/bin-dir"
 
-# --- Processes: detached (setsid) so they outlive this script; one pid file and log each.
-start() {  # name args...
-  local name=$1; shift
-  setsid "$bin/$name" "$@" </dev/null >"$logs/$name.log" 2>&1 9>&- &   # 9: the lock, not for daemons
-  echo $! >"$state/$name.pid"
-}
-wait_for() {  # name timeout-seconds command...
-  local name=$1 deadline=$((SECONDS + $2)); shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ! alive "$name" || [ $SECONDS -ge $deadline ]; then
-      tail -n 30 "$logs/$name.log" >&2
-      die "$name did not become healthy (log: $logs/$name.log)"
-    fi
-    sleep 0.3
-  done
-}
-probe() { curl -sfk --noproxy '*' --max-time 2 "$@"; }
+# --- Processes (e2e/processes.sh): detached, one pid file and log each, run from the project root.
 
 # No fsync: a throwaway test store, and fsync dominates etcd latency on CI disks.
-start etcd --name e2e --data-dir "$state/etcd" --unsafe-no-fsync --log-level warn \
+start "$root" etcd "$bin/etcd" --name e2e --data-dir "$state/etcd" --unsafe-no-fsync --log-level warn \
   --listen-client-urls "http://127.0.0.1:$etcd_port" --advertise-client-urls "http://127.0.0.1:$etcd_port" \
   --listen-peer-urls "http://127.0.0.1:$etcd_peer_port" --initial-advertise-peer-urls "http://127.0.0.1:$etcd_peer_port" \
   --initial-cluster "e2e=http://127.0.0.1:$etcd_peer_port"
@@ -169,7 +149,7 @@ wait_for etcd 30 probe "http://127.0.0.1:$etcd_port/health"
 say "etcd up on 127.0.0.1:$etcd_port"
 
 # No endpoint reconciler: it would publish the loopback address as the `kubernetes` Service endpoint.
-start kube-apiserver --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
+start "$root" kube-apiserver "$bin/kube-apiserver" --bind-address 127.0.0.1 --secure-port "$api_port" --advertise-address 127.0.0.1 \
   --etcd-servers "http://127.0.0.1:$etcd_port" --endpoint-reconciler-type none \
   --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" --client-ca-file "$pki/ca.crt" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -185,13 +165,13 @@ say "kube-apiserver ready on https://127.0.0.1:$api_port"
 
 # Leader election off: a single instance, and a restart would otherwise wait out the old lease.
 common=(--bind-address 127.0.0.1 --leader-elect=false --profiling=false)
-start kube-controller-manager "${common[@]}" --secure-port "$kcm_port" --cert-dir "$state/kube-controller-manager" \
+start "$root" kube-controller-manager "$bin/kube-controller-manager" "${common[@]}" --secure-port "$kcm_port" --cert-dir "$state/kube-controller-manager" \
   --kubeconfig "$state/kube-controller-manager.kubeconfig" \
   --authentication-kubeconfig "$state/kube-controller-manager.kubeconfig" \
   --authorization-kubeconfig "$state/kube-controller-manager.kubeconfig" \
   --use-service-account-credentials --service-account-private-key-file "$pki/sa.key" --root-ca-file "$pki/ca.crt" \
   --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key"
-start kube-scheduler "${common[@]}" --secure-port "$sched_port" --cert-dir "$state/kube-scheduler" \
+start "$root" kube-scheduler "$bin/kube-scheduler" "${common[@]}" --secure-port "$sched_port" --cert-dir "$state/kube-scheduler" \
   --kubeconfig "$state/kube-scheduler.kubeconfig" \
   --authentication-kubeconfig "$state/kube-scheduler.kubeconfig" \
   --authorization-kubeconfig "$state/kube-scheduler.kubeconfig"
@@ -208,7 +188,7 @@ done >"$state/kwok-stages.yaml"
 # HOME inside the state dir: kwok otherwise also loads ~/.kwok/kwok.yaml. The lease duration is kwokctl's
 # default (bare kwok's is 0: no node leases, and the node lifecycle controller marks nodes NotReady after 50 s).
 mkdir -p "$state/kwok-home"
-HOME=$state/kwok-home start kwok --kubeconfig "$state/kwok.kubeconfig" --config "$state/kwok-stages.yaml" \
+HOME=$state/kwok-home start "$root" kwok "$bin/kwok" --kubeconfig "$state/kwok.kubeconfig" --config "$state/kwok-stages.yaml" \
   --manage-nodes-with-label-selector type=kwok --node-lease-duration-seconds 40 \
   --server-address "127.0.0.1:$kwok_port" --node-ip 127.0.0.1
 

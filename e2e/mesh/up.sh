@@ -30,37 +30,13 @@ done
 [ -x "$python" ] || die "the project venv is missing: run make deps first"
 [ -e "$e2e/cluster/complete" ] || die "the local cluster is not up: run e2e/cluster/up.sh (make e2e-env) first"
 k() { "$bin/kubectl" --kubeconfig "$kubeconfig" --request-timeout 10s "$@"; }
-probe() { curl -sf -o /dev/null --noproxy '*' --max-time 2 "$@"; }
-alive() {
-  local pid
-  pid=$(cat "$state/$1.pid" 2>/dev/null) && kill -0 "$pid" 2>/dev/null \
-    && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$state/"
-}
+. "$root/e2e/processes.sh"   # alive, start (Istio's binaries run in their dir: they use ./etc and ./var), wait_for, probe
 healthy() {
   local c
   [ -e "$state/complete" ] || return 1
   for c in "${components[@]}"; do alive "$c" || return 1; done
   probe "http://127.0.0.1:$istiod_http/ready" && probe "http://127.0.0.1:$agent_status/healthz/ready" \
     && probe "http://127.0.0.1:$pod_servers/healthz"
-}
-start() {  # dir name args... (runs in dir: Istio's binaries read and write ./etc and ./var relative to it)
-  local dir=$1 name=$2; shift 2
-  # The process writes its own pid (setsid forks when it happens to lead a process group); nothing of this
-  # script stays behind holding the lock (fd 9).
-  rm -f "$state/$name.pid"
-  (cd "$dir" && exec setsid bash -c 'echo $$ >"$0" && exec "$@"' "$state/$name.pid" "$@") </dev/null >"$logs/$name.log" 2>&1 9>&- &
-  local waited=0
-  until [ -s "$state/$name.pid" ] || [ $waited -ge 50 ]; do sleep 0.1; waited=$((waited + 1)); done
-}
-wait_for() {  # name timeout-seconds command...
-  local name=$1 deadline=$((SECONDS + $2)); shift 2
-  until "$@" >/dev/null 2>&1; do
-    if ! alive "$name" || [ $SECONDS -ge $deadline ]; then
-      tail -n 30 "$logs/$name.log" >&2
-      die "$name did not become healthy (log: $logs/$name.log)"
-    fi
-    sleep 0.3
-  done
 }
 
 exec 9>"$e2e/.mesh.lock"
