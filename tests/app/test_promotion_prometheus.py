@@ -12,9 +12,6 @@ import contextlib
 import io
 import math
 import re
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -39,27 +36,16 @@ from components.app.switch_gate import (
 )
 from components.config import parse_stack_config
 from tests.istio_exporter import IstioExporter
+from tests.prometheus_server import free_port, instant_value, running_prometheus_server
 
-PROMETHEUS = shutil.which("prometheus")
 APP, NAMESPACE, WINDOW = "front", "app", "30s"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _value(client: httpx.Client, promql: str) -> float:
-    result = client.get("/api/v1/query", params={"query": promql}).json()["data"]["result"]
-    return float(result[0]["value"][1]) if result else math.nan
 
 
 def _has_data(client: httpx.Client, app: str, namespace: str) -> bool:
     """At least 100 requests and a p99 for both colors: what the tests' minRequests needs."""
     for color in ("blue", "green"):
         q = promotion.queries(app, namespace, color, WINDOW)
-        if not _value(client, q.requests) >= 100 or math.isnan(_value(client, q.p99_ms)):
+        if not instant_value(client, q.requests) >= 100 or math.isnan(instant_value(client, q.p99_ms)):
             return False
     return True
 
@@ -73,57 +59,13 @@ def prometheus_url(tmp_path_factory):
 @contextlib.contextmanager
 def running_prometheus(workdir: Path, app: str = APP, namespace: str = NAMESPACE) -> Iterator[str]:
     """A real Prometheus on loopback scraping synthetic Istio series of `app` in `namespace` (green healthy, blue not)."""
-    if PROMETHEUS is None:
-        pytest.skip("the prometheus binary is not installed (apt-get install -y prometheus; .ci/run does)")
     exporter = IstioExporter(app, namespace)
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        "scrape_configs:\n"
-        f"  - job_name: istio\n    static_configs: [{{targets: ['127.0.0.1:{exporter.port}']}}]\n"
-    )
-    port = _free_port()
-    log = (workdir / "prometheus.log").open("w")
-    server = subprocess.Popen(
-        [
-            PROMETHEUS,
-            f"--config.file={config}",
-            f"--storage.tsdb.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--log.level=warn",
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    scrape = [{"job_name": "istio", "static_configs": [{"targets": [f"127.0.0.1:{exporter.port}"]}]}]
     try:
-        _wait_for_data(url, server, workdir / "prometheus.log", app, namespace)
-        yield url
+        with running_prometheus_server(workdir, scrape, lambda client: _has_data(client, app, namespace)) as url:
+            yield url
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()
         exporter.stop()
-
-
-def _wait_for_data(url: str, server: subprocess.Popen, log: Path, app: str, namespace: str, limit: float = 30.0) -> None:
-    started = time.monotonic()
-    with httpx.Client(base_url=url, timeout=2) as client:
-        while time.monotonic() - started < limit:
-            if server.poll() is not None:
-                pytest.fail(f"prometheus exited with {server.returncode}:\n{log.read_text()}")
-            try:
-                if _has_data(client, app, namespace):
-                    print(f"prometheus had data for both colors after {time.monotonic() - started:.1f}s")
-                    return
-            except (httpx.TransportError, ValueError):  # not listening yet, or 503 text while the TSDB starts
-                pass
-            time.sleep(0.5)
-    pytest.fail(f"prometheus had no data for both colors within {limit}s:\n{log.read_text()}")
 
 
 class ReadyApps:
@@ -269,7 +211,7 @@ def test_readiness_is_checked_before_the_metrics(config, prometheus_url):
 
 @pytest.mark.parametrize("policy", ["fail", "skip"])
 def test_unreachable_prometheus_never_passes_silently(config, policy):
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     run = _gate(config, closed, active="green", previous="blue=100,green=0", onUnreachable=policy)
     assert "unreachable after 4 attempts" in run.report
     if policy == "skip":
