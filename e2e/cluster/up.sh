@@ -60,6 +60,7 @@ export PULUMI_HOME="$(dirname "$bin")/pulumi-home"
 export E2E_GATEWAY_HTTP=127.0.0.1:18080
 export E2E_GATEWAY_HTTPS=127.0.0.1:18443
 export E2E_POD_SERVERS=127.0.0.1:16091
+export E2E_GATEWAY_STATS=127.0.0.1:16090
 EOF
 }
 
