@@ -32,7 +32,7 @@ declare -A NOT_RUN=(
 key=$(cat "$here/package.json" "$here/package-lock.json" | sha256sum | cut -c1-16)
 cache=${BLUEGREEN_GCL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/bluegreen-platform/gitlab-ci-local}/$key
 if [ ! -e "$cache/.complete" ]; then
-  command -v npm >/dev/null || fail "npm not found: install it (Debian: apt-get install npm), then run make pipeline again"
+  command -v npm >/dev/null || fail "npm not found: install Node.js with npm (any version: Node 22 itself comes from npm), then run make pipeline again"
   install_start=$(date +%s)
   rm -rf "$cache" && mkdir -p "$cache"
   cp "$here/package.json" "$here/package-lock.json" "$cache/"
@@ -48,8 +48,11 @@ if [ ! -x "$node" ]; then
     || fail "gitlab-ci-local needs Node 22 or newer (found: ${node:-none}${node:+ $("$node" --version)})"
 fi
 command -v rsync >/dev/null || fail "gitlab-ci-local needs rsync (Debian: apt-get install rsync)"
-# MR_NOTE_TOKEN unset: a local run never posts to a merge request.
-gcl() { env -u MR_NOTE_TOKEN "$node" "$cache/node_modules/gitlab-ci-local/dist/index.js" "$@"; }  # in $root
+# The jobs inherit this environment: without make's variables (a runner's job is not a sub-make) and without
+# MR_NOTE_TOKEN (a local run never posts to a merge request).
+gcl() {
+  env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS -u MR_NOTE_TOKEN "$node" "$cache/node_modules/gitlab-ci-local/dist/index.js" "$@"
+}
 
 # --- 2. the merge-request pipeline, as GitLab would create it ------------------------------------
 base_ref=${1:-HEAD~1}
