@@ -23,7 +23,7 @@ declare -A RUN=(
   ["plan-diff: [prod]"]=1
 )
 declare -A NOT_RUN=(
-  ["test"]="the same make lint / make test / make plan steps .ci/run runs before this one (WITH_TEST=1 runs it, ~3 min more)"
+  ["test"]="the same make lint / make test / make plan steps .ci/run runs before this one (WITH_TEST=1 runs it: the unit tier again, 6-8 min more on a busy 2-core machine)"
   ["preview: [stg]"]="pulumi preview of the live stack: needs Pulumi Cloud, GCP credentials and the internet (get.pulumi.com, packages.cloud.google.com, istio.io)"
   ["preview: [prod]"]="pulumi preview of the live stack: needs Pulumi Cloud, GCP credentials and the internet (get.pulumi.com, packages.cloud.google.com, istio.io)"
 )
