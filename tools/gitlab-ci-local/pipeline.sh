@@ -22,10 +22,11 @@ declare -A RUN=(
   ["plan-diff: [stg]"]=1
   ["plan-diff: [prod]"]=1
 )
+live="pulumi preview of the live stack: needs Pulumi Cloud, GCP credentials and the internet (get.pulumi.com, packages.cloud.google.com, istio.io)"
 declare -A NOT_RUN=(
   ["test"]="the same make lint / make test / make plan steps .ci/run runs before this one (WITH_TEST=1 runs it: the unit tier again, 6-8 min more on a busy 2-core machine)"
-  ["preview: [stg]"]="pulumi preview of the live stack: needs Pulumi Cloud, GCP credentials and the internet (get.pulumi.com, packages.cloud.google.com, istio.io)"
-  ["preview: [prod]"]="pulumi preview of the live stack: needs Pulumi Cloud, GCP credentials and the internet (get.pulumi.com, packages.cloud.google.com, istio.io)"
+  ["preview: [stg]"]=$live
+  ["preview: [prod]"]=$live
 )
 
 # --- 1. the pinned client ------------------------------------------------------------------------
