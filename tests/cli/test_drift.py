@@ -61,11 +61,11 @@ def engine_events(
         last_up = (applied or {}).get(registration.urn, registration.inputs)
         read_back = pruned(last_up, live) if live else None
         refreshed = state(registration.type, registration.urn, read_back, live) if live else None
-        refresh = {"op": "refresh", "urn": registration.urn, "type": registration.type, "provider": ""}
+        refresh: dict[str, Any] = {"op": "refresh", "urn": registration.urn, "type": registration.type, "provider": ""}
         refresh |= {"old": state(registration.type, registration.urn, last_up, live_object(last_up)), "new": refreshed}
         events.append(auto.EngineEvent.from_json({"sequence": 0, "timestamp": 0, "resOutputsEvent": {"metadata": refresh}}))
         op = "create" if live is None else "same" if not differences(registration.inputs, live) else "update"
-        step = {"op": op, "urn": registration.urn, "type": registration.type, "provider": ""}
+        step: dict[str, Any] = {"op": op, "urn": registration.urn, "type": registration.type, "provider": ""}
         step |= {"old": refreshed, "new": state(registration.type, registration.urn, registration.inputs, None)}
         if op == "update":
             step["diffs"] = ["spec"]
@@ -218,7 +218,8 @@ class Preview:
     """A stack whose preview answers with these events (or fails like the engine), recording how it was asked."""
 
     def __init__(self, events=(), failure: str | None = None):
-        self.events, self.failure, self.asked = list(events), failure, {}
+        self.events, self.failure = list(events), failure
+        self.asked: dict[str, Any] = {}
 
     def preview(self, **options):
         self.asked = options
