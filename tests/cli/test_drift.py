@@ -9,6 +9,8 @@ engine's events are covered by tests/e2e/test_drift.py.
 from __future__ import annotations
 
 import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -268,3 +270,22 @@ def test_values_are_compared_as_the_engine_sends_them():
     assert differences({"x": [1, 2]}, {"x": [1]}) == [drift.FieldDrift("x", [1], [1, 2])]
     assert differences({"on": True}, {"on": "true"}) == [drift.FieldDrift("on", "true", True)]
     assert Check([], 0).checked == 0
+
+
+def test_the_real_engines_events_after_hand_edits(tmp_path):
+    """Recorded from `preview --refresh` on the e2e cluster (stack `drift`, tests/e2e/test_drift.py's stack file)
+    after `kubectl edit` of the weights, `kubectl scale --replicas 5` and `kubectl delete` of the state ConfigMap:
+    the events of those objects and of one untouched Service, as the event log had them (managedFields cut)."""
+    from tests.e2e.harness import one_app_stack_file
+
+    one_app_stack_file(tmp_path / "Pulumi.drift.yaml", "front", "drift", preview=None)
+    (tmp_path / "Pulumi.yaml").write_text(f"name: {PROJECT}\nruntime: python\n")
+    recorded = json.loads((Path(__file__).parent / "data" / "drift_preview_refresh.json").read_text())
+    result = report(check(auto.EngineEvent.from_json(event) for event in recorded), load_stack(tmp_path, "drift"))
+    assert result.checked == 4 and result.pending == []
+    assert result.outside == [
+        "front: live VirtualService sends 30% to green, stack config says 0%",
+        "front: live VirtualService sends 70% to blue, stack config says 100%",
+        "front-green: live Deployment runs 5 replicas, stack config says 2 (apps.front.green.replicas)",
+        "ConfigMap drift/front-bluegreen: not on the cluster (deleted by hand?); pulumi up creates it again",
+    ]
