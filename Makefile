@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock plan test lint format validate pipeline policy-deps diff flip rollback canary cohorts status release e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
+.PHONY: help deps lock plan test lint format validate pipeline policy-deps diff flip rollback canary cohorts status release drift e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -125,6 +125,12 @@ status: deps ## each app's colors, split, preview, images and replicas (reads on
 # RELEASE_ARGS passes more options (CI: --pulumi-stack, --policy-pack, --policy-pack-config; see --help).
 release: deps ## walk APP's idle color through its promotion steps, one pulumi up each: make release STACK=stg APP=front [DRY_RUN=1]
 	@BLUEGREEN_MAKE=1 $(PY) -m cli release --stack $(STACK) --app "$(APP)" $(if $(DRY_RUN),--dry-run) $(RELEASE_ARGS)
+
+# The real engine reads every object live and compares it with the stack config (README "Drift"); changes nothing.
+# DRIFT_ARGS passes more options (CI: --pulumi-stack acme/stg). The CLI exits 1 on drift, 2 when it cannot check;
+# make turns either into its own exit code 2.
+drift: deps ## what changed on the cluster behind Pulumi's back (kubectl edit): live objects vs the stack config; make drift STACK=stg
+	@$(PY) -m cli drift --stack $(STACK) $(DRIFT_ARGS)
 
 # --- real engine, locally (README "Real engine, locally") ---------------------------------------
 # The pinned toolchain built from Go modules into ~/.cache/bluegreen-platform/e2e/<hash>/, a control

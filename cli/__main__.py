@@ -87,7 +87,7 @@ def plan(
         fail(f"policy check failed: mandatory violations or invalid pack config (see {shown_dir / POLICY_FAILED})")
 
 
-delivery.register(app)  # diff, flip, rollback, canary, status
+delivery.register(app)  # diff, flip, rollback, canary, cohorts, status, release, drift
 
 if __name__ == "__main__":
     app()

@@ -1,4 +1,5 @@
-"""Delivery commands: `diff` against a git ref, guarded `flip` / `rollback` / `canary`, `status`, and the automated `release`."""
+"""Delivery commands: `diff` against a git ref, guarded `flip` / `rollback` / `canary`, `status`, the automated `release`,
+and `drift` (live objects against the stack config)."""
 
 from __future__ import annotations
 
@@ -166,6 +167,24 @@ def release(
     raise typer.Exit(code)
 
 
+def drift(
+    stack: str = STACK_READ,
+    root: Path = ROOT_DIR,
+    pulumi_stack: str = typer.Option(None, "--pulumi-stack", help="the stack's name in the backend, e.g. acme/stg (default: --stack)"),
+) -> None:
+    """Compare every live object with the stack config (the real engine's pulumi preview --refresh; writes nothing)
+    and say what differs, routing first. Exit 0 no drift, 1 drift, 2 cannot check (stack file, backend, engine)."""
+    from . import drift as drift_text
+    from . import drift_run  # the Automation API only for this command
+
+    try:
+        result = drift_run.check(root, stack, pulumi_stack)
+    except (StackFileError, drift_run.DriftError) as err:
+        fail(err, drift_text.EXIT_ERROR)
+    console.print(drift_text.render(result, stack, f"pulumi up --refresh -s {pulumi_stack or stack}"), markup=False, end="", soft_wrap=True)
+    raise typer.Exit(result.exit_code)
+
+
 def register(app: typer.Typer) -> None:
-    for command in (diff, flip, rollback, canary, cohorts, status, release):
+    for command in (diff, flip, rollback, canary, cohorts, status, release, drift):
         app.command()(command)

@@ -1,19 +1,16 @@
 """The release command's wiring: the real stack (Pulumi Automation API), signals, progress on the terminal,
 the summary table, and `--dry-run` (each step's edit and offline plan diff).
 
-The Python language host is not needed: the program runs in this process as an inline program, with the
-project directory as the workspace, so `up` reads Pulumi.yaml and the same Pulumi.<stack>.yaml the runner
-edits. The switch gate's dynamic provider runs this Python with the project on PYTHONPATH.
+The stack comes from cli/pulumi_stack.py: the program runs in this process as an inline program, so `up`
+reads the same Pulumi.<stack>.yaml the runner edits.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import runpy
 import shutil
 import signal
-import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -37,14 +34,11 @@ from . import edits, hints
 from .engine import ROOT
 from .history import settings_before_flip
 from .notify import Notifier, webhooks
+from .pulumi_stack import StackUnavailable, select_stack
 from .release import COLUMNS, Outcome, Release, ReleasePlan, UpFailed, plan_release, plan_step, run_hook
 from .stackfile import app_settings, project_name, read_text, stack_path
 
 VIRTUAL_SERVICE = "kubernetes:networking.istio.io/v1:VirtualService"
-
-
-def run_program() -> None:
-    runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
 
 # --- signals -----------------------------------------------------------------------------------
@@ -105,19 +99,10 @@ class PulumiTarget:
     """`pulumi up` on an existing stack of the project in `root`, with the program of this checkout."""
 
     def __init__(self, root: Path, stack_name: str, stop: SignalStop, policy_packs: list[str], policy_pack_configs: list[str]):
-        env = {
-            "PULUMI_PYTHON_CMD": os.environ.get("PULUMI_PYTHON_CMD", sys.executable),
-            "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p),
-        }
         try:
-            workspace = auto.LocalWorkspace(work_dir=str(root), program=run_program, env_vars=env)
-            self.stack = auto.Stack.select(stack_name, workspace)
-        except auto.StackNotFoundError:
-            raise edits.Refused(f"no stack {stack_name!r} in the Pulumi backend (`pulumi stack ls`)") from None
-        except FileNotFoundError:
-            raise edits.Refused('the pulumi CLI is not on PATH (README "Deploy for real")') from None
-        except auto.CommandError as err:  # not logged in, no passphrase, ...
-            raise edits.Refused(f"cannot select stack {stack_name!r}: {err}") from None
+            self.stack = select_stack(root, stack_name)
+        except StackUnavailable as err:
+            raise edits.Refused(str(err)) from None
         self.stop, self.policy_packs, self.policy_pack_configs = stop, policy_packs, policy_pack_configs
         self.cancel_sent = False  # once per release: the restore's own up must not be cancelled
 

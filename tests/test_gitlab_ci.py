@@ -190,3 +190,15 @@ def test_lint_and_types_gate_both_pipelines(pipeline):
     assert "make lint" in ci_run and ci_run.index("make lint") < ci_run.index("make test")
     makefile = (ROOT / "Makefile").read_text()
     assert "-m ruff check ." in makefile and "-m ruff format --check ." in makefile and "-m mypy" in makefile
+
+
+def test_a_schedule_runs_the_drift_check_per_environment_and_nothing_else(pipeline):
+    job = pipeline["drift"]
+    assert job["extends"] == ".pulumi" and job["needs"] == []
+    assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    assert job["parallel"]["matrix"] == [{"STACK": ["stg", "prod"]}]
+    assert "drift" in re.findall(r"^([a-z-]+):", (ROOT / "Makefile").read_text(), flags=re.M)
+    assert job["script"] == ['make drift STACK="$STACK" DRIFT_ARGS="--pulumi-stack $PULUMI_ORG/$STACK"']
+    # A scheduled pipeline must not deploy (that would hide the drift it is there to find) nor offer routing jobs.
+    for name in ("test", "deploy-stg", "deploy-prod", ".release"):
+        assert all('$CI_PIPELINE_SOURCE != "schedule"' in rule["if"] for rule in pipeline[name]["rules"]), name

@@ -8,6 +8,7 @@ host) is the real thing.
 
 from __future__ import annotations
 
+import copy
 import json
 import runpy
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from pulumi import automation as auto
 
 from tests.conftest import ROOT
@@ -38,6 +40,19 @@ def e2e_environment() -> dict[str, str]:
     env["PULUMI_PYTHON_CMD"] = sys.executable
     env["PYTHONPATH"] = str(ROOT)
     return env
+
+
+def one_app_stack_file(path: Path, app: str, namespace: str, **settings: Any) -> None:
+    """Pulumi.local.yaml's cluster and mesh with its front app alone, as `app` in its own `namespace` behind its own
+    Gateway (nothing shared with the other e2e stacks), `settings` replacing or (None) removing the app's keys."""
+    document = yaml.safe_load((ROOT / "Pulumi.local.yaml").read_text())
+    config = document["config"]
+    host = f"{app}.{namespace}.example.com"
+    chosen = copy.deepcopy(config["bluegreen-platform:apps"]["front"])
+    chosen.update(namespace=namespace, hosts=[host], **settings)
+    config["bluegreen-platform:gateway"] = {"name": f"{namespace}-gateway", "namespace": namespace, "hosts": [host]}
+    config["bluegreen-platform:apps"] = {app: {key: value for key, value in chosen.items() if value is not None}}
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 def run_project_program() -> None:
