@@ -34,7 +34,10 @@ def horizontal_pod_autoscaler(app: str, cfg: AppConfig, color: Color) -> dict[st
             "metrics": [
                 {
                     "type": "Resource",
-                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": autoscaling.target_cpu_utilization}},
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": autoscaling.target_cpu_utilization},
+                    },
                 }
             ],
         },

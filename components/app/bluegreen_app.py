@@ -112,7 +112,9 @@ class BlueGreenApp(pulumi.ComponentResource):
     def _autoscaler(self, name: str, cfg: AppConfig, color: Color) -> pulumi.CustomResource:
         """`color`'s HPA, after its Deployment (it scales that Deployment)."""
         manifest = autoscaling.horizontal_pod_autoscaler(name, cfg, color)
-        return apply_manifest(naming.deployment_name(name, color), manifest, pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[color]]))
+        return apply_manifest(
+            naming.deployment_name(name, color), manifest, pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[color]])
+        )
 
     @staticmethod
     def _deployment(name: str, args: BlueGreenAppArgs, color: Color, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:

@@ -10,7 +10,6 @@ from . import drain
 from .config import AppConfig
 from .routing import RoutingModel
 
-
 # pulumi-kubernetes: apply with force, taking fields other managers own (server-side apply conflicts).
 PATCH_FORCE = "pulumi.com/patchForce"
 

@@ -89,6 +89,9 @@ class LiveChecked:
     def routing(self, app, namespace):
         return self.target.routing(app, namespace)
 
+    def live_replicas(self, app, namespace, color):
+        return self.target.live_replicas(app, namespace, color)
+
 
 def run_in_process(stack: LocalStack, monkeypatch, **options) -> tuple[Outcome, LiveChecked]:
     for key, value in stack.env.items():
