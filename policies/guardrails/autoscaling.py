@@ -32,30 +32,38 @@ def _share_needs(share: float, replicas: float) -> int:
 
 
 def hpa_floor_carries_share(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
-    """An autoscaled color given w% runs at least w% (rounded up) of the floor of every other color that still
-    runs: its HPA cannot scale for traffic it does not get yet, so a lower floor takes the share under-provisioned."""
+    """An autoscaled color taking w% from the active color runs at least w% (rounded up) of the active's floor, and
+    an active color that a flip gave 100% at least every other running color's floor: its HPA cannot scale for
+    traffic it does not get yet. (The active's live load is the switch gate's to count; here only floors are known.)"""
     stack = Stack(resources)
     routes = Routes(stack)
     found = []
     for vs in stack.of(VIRTUAL_SERVICE):
+        active = routes.active_color(vs)
         service = next((s for d in destinations(vs) if d.subset and (s := routes.service(d.host, vs.namespace))), None)
-        if service is None:
+        if service is None or active is None:
             continue
         deployments = {name: routes.deployments(service, labels) for name, labels in routes.subsets(service).items()}
-        floors = {name: sum(replica_floor(stack, d) or 0 for d in found_d) for name, found_d in deployments.items()}
+        floors = {name: sum(replica_floor(stack, d) or 0 for d in listed) for name, listed in deployments.items()}
         for dest in destinations(vs):
-            share = _count(dest.weight)
-            color = dest.subset
+            share, color = _count(dest.weight), dest.subset
             if not color or share is None or share <= 0 or not any(autoscaler_of(stack, d) for d in deployments.get(color, [])):
                 continue
-            for other, other_floor in floors.items():
-                need = _share_needs(share, other_floor)
-                if other != color and floors.get(color, 0) < need:
+            if color != active:
+                carried = [active]
+            elif share >= 100:  # where a flip lands: the color it left may still run its load
+                carried = [other for other in floors if other != color]
+            else:
+                continue
+            for other in carried:
+                need = _share_needs(share, floors.get(other, 0))
+                if floors.get(color, 0) < need:
                     found.append(
                         Violation(
                             f"{vs.ref}: {dest.where} gives {share:g}% to {color}, whose HPA floor is {floors.get(color, 0):g}, while "
-                            f"{other} runs at least {other_floor:g}: the share needs {need} ({share:g}% of {other_floor:g}, rounded up); "
-                            f"raise apps.<app>.autoscaling.floors.{color} for the step (`make release` does)",
+                            f"{other} runs at least {floors.get(other, 0):g}: the share needs {need} ({share:g}% of "
+                            f"{floors.get(other, 0):g}, rounded up); raise apps.<app>.autoscaling.floors.{color} for the step "
+                            "(`make release` does)",
                             vs.urn,
                         )
                     )

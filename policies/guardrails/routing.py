@@ -22,7 +22,6 @@ from .model import (
     items,
     pod_spec,
     pod_template_labels,
-    replica_floor,
     replicas,
     service_of_host,
 )
@@ -225,8 +224,8 @@ def canary_to_ready_color(resources: list[Resource], config: Mapping[str, Any]) 
 
 def flip_target_provisioned(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
     """Only the new state is visible, so a flip is judged by where it lands: the active color must exist
-    and carry at least `minActiveReplicaRatio` x the replicas of any other color that still runs (an autoscaled
-    color counts its HPA's minReplicas: what it runs at least)."""
+    and carry at least `minActiveReplicaRatio` x the replicas of any other color that still runs. Autoscaled colors
+    (no replicas in their Deployment, read as 1) are judged by hpa-floor-carries-share and the switch gate."""
     stack = Stack(resources)
     routes = Routes(stack)
     ratio = float(config["minActiveReplicaRatio"])
@@ -238,8 +237,7 @@ def flip_target_provisioned(resources: list[Resource], config: Mapping[str, Any]
         services = {s.urn: s for d in destinations(vs) if d.subset and (s := routes.service(d.host, vs.namespace))}
         for service in services.values():
             colors = {
-                name: sum(replica_floor(stack, d) or 0 for d in routes.deployments(service, labels))
-                for name, labels in routes.subsets(service).items()
+                name: sum(replicas(d) or 0 for d in routes.deployments(service, labels)) for name, labels in routes.subsets(service).items()
             }
             if active not in colors or not routes.deployments(service, routes.subsets(service)[active]):
                 found.append(Violation(f"{vs.ref}: the active color {active} has no Deployment in this stack", vs.urn))
