@@ -207,8 +207,10 @@ def plan_step(config: StackConfig, plan: ReleasePlan, step: Step, floor: int | N
 def plan_floor_end(config: StackConfig, plan: ReleasePlan) -> edits.Change:
     """After the flip (or an abort): the released color's raised HPA floor goes, its HPA follows the load again."""
     cfg = edits.app_config(config, plan.app)
-    raised = cfg.autoscaling is not None and plan.released in cfg.autoscaling.floors
-    return edits.Change(plan.app, {floor_key(plan): stack_edit.REMOVE} if raised else {}, traffic_of(cfg), traffic_of(cfg))
+    floors = cfg.autoscaling.floors if cfg.autoscaling is not None else {}
+    # The whole `floors` map when it has no other color: a map left empty would be rewritten around.
+    key = floor_key(plan) if set(floors) - {plan.released} else floor_key(plan).rsplit(".", 1)[0]
+    return edits.Change(plan.app, {key: stack_edit.REMOVE} if plan.released in floors else {}, traffic_of(cfg), traffic_of(cfg))
 
 
 def plan_restore(config: StackConfig, plan: ReleasePlan) -> edits.Change:

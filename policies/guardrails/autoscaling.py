@@ -46,6 +46,8 @@ def hpa_floor_carries_share(resources: list[Resource], config: Mapping[str, Any]
         deployments = {name: routes.deployments(service, labels) for name, labels in routes.subsets(service).items()}
         floors = {name: sum(replica_floor(stack, d) or 0 for d in listed) for name, listed in deployments.items()}
         for dest in destinations(vs):
+            if dest.route_kind != "http" or dest.route.get("match"):  # production's default route only, not preview or cohorts
+                continue
             share, color = _count(dest.weight), dest.subset
             if not color or share is None or share <= 0 or not any(autoscaler_of(stack, d) for d in deployments.get(color, [])):
                 continue
