@@ -62,7 +62,7 @@ def test_each_step_raises_the_floor_to_its_share_and_the_flip_is_followed_by_its
 
 
 def test_a_share_the_ceiling_cannot_carry_aborts_and_restores_with_the_floor_removed(project):
-    outcome, stack, progress = run(project, {"blue": 8, "green": 1})
+    outcome, stack, _ = run(project, {"blue": 8, "green": 1})
     assert outcome.exit_code == 1
     failed = outcome.records[-2]
     assert (failed.label, failed.result) == ("3/3", "failed")
