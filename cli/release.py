@@ -436,6 +436,8 @@ class Release:
                 f"{plan.app}: {err.signal_name} during the post-flip watch: the flip to {plan.released} stays in place "
                 f"(not reverted); to undo it: make rollback APP={plan.app}"
             )
+            if plan.autoscaled:  # the floor's own edit would be one more `up` after a signal: left to the user
+                out.summary += f"; {plan.released}'s raised HPA floor stays until you remove {floor_key(plan)}"
             self.progress.line(out.summary)
             self._tell("abort", out.summary, reason=f"interrupted ({err.signal_name})")
             return False
