@@ -99,9 +99,7 @@ apps = {
             placement=on_pool,
             callers=tuple(config.allowed_callers(name)),
             # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).
-            cluster={"kubeconfig": cluster.kubeconfig}
-            if config.cluster.gke
-            else {k: v for k, v in {"path": config.cluster.kubeconfig, "context": config.cluster.context}.items() if v},
+            cluster={"kubeconfig": cluster.kubeconfig} if config.cluster.gke else config.cluster.kubeconfig_access,
         ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[app.namespace], gateway]),
     )

@@ -7,6 +7,11 @@ re-checking the analysis with the gate's own check (components/app/promotion_gat
 ends the release; with `promotion.postFlip` the analysis is watched for its bake after it, and a failure
 flips back (a signal during that watch leaves the flip in place).
 
+With `autoscaling`, each weighted step first counts the active color's live replicas (what its HPA runs) and,
+when the released color's share of them (rounded up) is above its HPA floor, the step's edit also sets
+`autoscaling.floors.<released>` to that number, so its HPA scales it up before the switch gate lets the share
+move. After the flip (and the post-flip watch) one more edit and `up` remove that floor again.
+
 Any failure aborts: the routing the release started from (its activeColor, canaryWeight 0) is restored
 with one more edit and `up`. A release always starts from canaryWeight 0, so that start is derived from
 the stack file, never stored: after a hard stop the app sits at a step and a re-run continues from it.
@@ -17,6 +22,7 @@ tested against a fake one.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shlex
@@ -27,13 +33,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from components.app.autoscaling import share_needs
 from components.app.config import COHORT_STEP, duration_seconds
 from components.app.promotion import Weights
 from components.app.promotion_gate import GateRefused
 from components.config import StackConfig
 from components.shared.colors import COLORS, Color
 
-from . import edits, hints
+from . import edits, hints, stack_edit
+from .edits import traffic_of
 from .notify import Event
 from .policy_check import finding_line
 from .traffic import Traffic
@@ -56,6 +64,9 @@ class Target(Protocol):
 
     def routing(self, app: str, namespace: str) -> Weights | None:
         """The default-route weights `up` last applied (None: the app was never deployed)."""
+
+    def live_replicas(self, app: str, namespace: str, color: Color) -> int:
+        """`color`'s Deployment's spec.replicas now (what its HPA runs); raise UpFailed when it cannot be read."""
 
 
 class Progress(Protocol):
@@ -110,6 +121,7 @@ class ReleasePlan:
     analysis_on: bool
     cohorts: bool = False  # the plan starts with the A/B cohorts: they go to the released color until the flip
     post_flip_seconds: int = 0  # promotion.postFlip.bake: watch this long after the flip, flip back on failure
+    autoscaled: bool = False  # apps.<app>.autoscaling: each step raises the released color's HPA floor to its share
 
     @property
     def start(self) -> Weights:
@@ -163,24 +175,49 @@ def plan_release(config: StackConfig, app: str, before_flip: Mapping[str, Any] |
         cfg.promotion.analysis is not None,
         cohorts,
         duration_seconds(cfg.promotion.post_flip.bake) if cfg.promotion.post_flip else 0,
+        cfg.autoscaling is not None,
     )
 
 
-def plan_step(config: StackConfig, plan: ReleasePlan, step: Step) -> edits.Change:
-    """The guarded edit of one step: `make canary WEIGHT=<w>`, or `make flip TO=<released>` for 100."""
+def floor_key(plan: ReleasePlan) -> str:
+    """The stack file key of the released color's raised HPA floor."""
+    return f"apps.{plan.app}.autoscaling.floors.{plan.released}"
+
+
+def plan_step(config: StackConfig, plan: ReleasePlan, step: Step, floor: int | None = None) -> edits.Change:
+    """The guarded edit of one step: `make canary WEIGHT=<w>`, or `make flip TO=<released>` for 100; with `floor`
+    (autoscaled: the replicas the step's share needs) also the released color's HPA floor, when it is lower."""
     if step.flip:
-        return edits.plan_flip(config, plan.app, plan.released)
-    if step.cohort:
-        return edits.plan_cohorts(config, plan.app, True)
-    return edits.plan_canary(config, plan.app, step.weight)
+        change = edits.plan_flip(config, plan.app, plan.released)
+    elif step.cohort:
+        change = edits.plan_cohorts(config, plan.app, True)
+    else:
+        change = edits.plan_canary(config, plan.app, step.weight)
+    autoscaling = config.apps[plan.app].autoscaling
+    if floor is None or autoscaling is None or floor <= autoscaling.floor(plan.released):
+        return change
+    if floor > autoscaling.max_replicas:
+        raise edits.Refused(
+            f"{plan.app}: {plan.released} would need {floor} replicas for {step.what}, above apps.{plan.app}.autoscaling.maxReplicas "
+            f"({autoscaling.max_replicas}): it cannot carry that share of the active color's load; raise maxReplicas"
+        )
+    return dataclasses.replace(change, edits={**change.edits, floor_key(plan): floor})
+
+
+def plan_floor_end(config: StackConfig, plan: ReleasePlan) -> edits.Change:
+    """After the flip (or an abort): the released color's raised HPA floor goes, its HPA follows the load again."""
+    cfg = edits.app_config(config, plan.app)
+    floors = cfg.autoscaling.floors if cfg.autoscaling is not None else {}
+    # The whole `floors` map when it has no other color: a map left empty would be rewritten around.
+    key = floor_key(plan) if set(floors) - {plan.released} else floor_key(plan).rsplit(".", 1)[0]
+    return edits.Change(plan.app, {key: stack_edit.REMOVE} if plan.released in floors else {}, traffic_of(cfg), traffic_of(cfg))
 
 
 def plan_restore(config: StackConfig, plan: ReleasePlan) -> edits.Change:
-    """Back to where the release started: a written flip is rolled back, a canary ends."""
+    """Back to where the release started: a written flip is rolled back, a canary ends, a raised floor goes."""
     cfg = config.apps[plan.app]
-    if cfg.active_color != plan.active:
-        return edits.plan_rollback(config, plan.app)
-    return edits.plan_canary_end(config, plan.app)
+    change = edits.plan_rollback(config, plan.app) if cfg.active_color != plan.active else edits.plan_canary_end(config, plan.app)
+    return dataclasses.replace(change, edits={**change.edits, **plan_floor_end(config, plan).edits})
 
 
 def bake_checks(bake_seconds: int, every: int = CHECK_EVERY_SECONDS) -> list[int]:
@@ -260,6 +297,7 @@ class Release:
         self.notify = notify
         self.outcome = Outcome(plan)
         self.touched = False  # anything edited or applied: an abort must restore
+        self.load = 0  # autoscaled: the most replicas the active color was seen running during this release
 
     # -- steps
 
@@ -281,6 +319,8 @@ class Release:
         except (UpFailed, GateRefused, HookFailed, edits.Refused, Interrupted) as err:
             return self._abort(err)
         out.summary = f"{plan.app}: released {plan.released}, {plan.split(FLIP)}"
+        if plan.autoscaled:
+            out.summary += self._end_floor()
         if plan.post_flip_seconds:
             out.summary += f", healthy through the post-flip watch; {plan.active} keeps its pods until you scale it down"
         self._tell("done", out.summary, live=plan.split(FLIP))
@@ -322,7 +362,8 @@ class Release:
                 return
             self.progress.line(f"{title}: resuming, in the stack file but not live ({split_text(live or plan.start)}): applying it")
         else:
-            change, advisories = edits.edit(self.root, self.stack, lambda config: plan_step(config, plan, step), self.progress.line)
+            floor = self._floor(step)
+            change, advisories = edits.edit(self.root, self.stack, lambda config: plan_step(config, plan, step, floor), self.progress.line)
             self.touched = True
             self.progress.line(f"{title}: {change.sentence}")
             for finding in advisories:
@@ -332,6 +373,41 @@ class Release:
             self._up(title, record)
         finally:
             record.up_seconds = self.clock() - started
+
+    def _floor(self, step: Step) -> int | None:
+        """Autoscaled: the replicas `step`'s share needs, from the most the active color was seen running."""
+        plan = self.plan
+        if not plan.autoscaled or step.cohort:
+            return None
+        self.load = max(self.load, self.target.live_replicas(plan.app, plan.namespace, plan.active))
+        need = share_needs(step.weight, self.load)
+        self.progress.line(
+            f"step {step.label}: {plan.released} needs {need} replicas for {step.what} of the load {plan.active} carries on {self.load}"
+        )
+        return need
+
+    def _end_floor(self) -> str:
+        """After the flip: the released color's raised HPA floor goes (one more edit and `up`); the flip stays
+        whatever happens here. The summary's tail."""
+        plan = self.plan
+        record = StepRecord("floor", "restore", live=plan.split(FLIP))
+        started = self.clock()
+        try:
+            change, _ = edits.edit(self.root, self.stack, lambda config: plan_floor_end(config, plan), self.progress.line)
+            if not change.edits:
+                return ""
+            self.outcome.records.append(record)
+            self.progress.line(f"floor: {floor_key(plan)} removed, {plan.released}'s HPA follows the load again")
+            self._hook(f"release {plan.app} on {self.stack}: {plan.released}'s HPA floor back to autoscaling.minReplicas")
+            self.progress.status("floor: pulumi up")
+            self.target.up(self.progress.line)
+        except (UpFailed, HookFailed, edits.Refused) as err:
+            record.result, record.reason = "failed", _first_line(str(err))
+            return f"; its raised HPA floor stays ({record.reason}): remove {floor_key(plan)} and run `pulumi up -s {self.stack}`"
+        finally:
+            record.up_seconds = self.clock() - started
+        record.result = "done"
+        return f"; {plan.released}'s HPA floor is back to autoscaling.minReplicas"
 
     def _up(self, title: str, record: StepRecord) -> None:
         self._raise_if_stopped()
@@ -360,6 +436,8 @@ class Release:
                 f"{plan.app}: {err.signal_name} during the post-flip watch: the flip to {plan.released} stays in place "
                 f"(not reverted); to undo it: make rollback APP={plan.app}"
             )
+            if plan.autoscaled:  # the floor's own edit would be one more `up` after a signal: left to the user
+                out.summary += f"; {plan.released}'s raised HPA floor stays until you remove {floor_key(plan)}"
             self.progress.line(out.summary)
             self._tell("abort", out.summary, reason=f"interrupted ({err.signal_name})")
             return False

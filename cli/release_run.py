@@ -26,8 +26,9 @@ from rich.table import Table
 
 from components.app.promotion import Weights
 from components.app.promotion_gate import check_metrics
+from components.app.switch_gate import apps_api, read_color
 from components.config import StackConfig
-from components.shared.colors import COLORS
+from components.shared.colors import COLORS, Color
 
 from . import diff as plan_diff
 from . import edits, hints
@@ -98,13 +99,22 @@ def live_weights(deployment: Mapping[str, Any], app: str, namespace: str) -> Wei
 class PulumiTarget:
     """`pulumi up` on an existing stack of the project in `root`, with the program of this checkout."""
 
-    def __init__(self, root: Path, stack_name: str, stop: SignalStop, policy_packs: list[str], policy_pack_configs: list[str]):
+    def __init__(
+        self,
+        root: Path,
+        stack_name: str,
+        stop: SignalStop,
+        policy_packs: list[str],
+        policy_pack_configs: list[str],
+        cluster: Mapping[str, Any] | None = None,  # kube_client.api_client's access, for live_replicas
+    ):
         try:
             self.stack = select_stack(root, stack_name)
         except StackUnavailable as err:
             raise edits.Refused(str(err)) from None
         self.stop, self.policy_packs, self.policy_pack_configs = stop, policy_packs, policy_pack_configs
         self.cancel_sent = False  # once per release: the restore's own up must not be cancelled
+        self.cluster = dict(cluster or {})
 
     def up(self, say: Callable[[str], None]) -> None:
         failure: list[BaseException] = []
@@ -140,6 +150,15 @@ class PulumiTarget:
         except auto.CommandError:  # the backend did not answer: the split is shown as unknown
             return None
         return live_weights(state, app, namespace)
+
+    def live_replicas(self, app: str, namespace: str, color: Color) -> int:
+        try:
+            state = read_color(apps_api(self.cluster), app, namespace, color, 0)
+        except Exception as err:  # kubeconfig missing or unusable, or the read refused (401, 403)
+            raise UpFailed(f"{app}: cannot count {color}'s live replicas: {type(err).__name__}: {err}") from None
+        if not state.exists or state.error is not None:
+            raise UpFailed(f"{app}: cannot count {color}'s live replicas: {state.problem}")
+        return state.spec_replicas
 
 
 def _up_failure(err: BaseException) -> str:
@@ -211,7 +230,10 @@ def make_release(
 ) -> Release:
     """The runner for `stack`'s Pulumi.<stack>.yaml and its backend stack; edits.Refused when it cannot start."""
     config, plan = load_release(root, stack, app)
-    target = PulumiTarget(root, pulumi_stack or stack, stop, policy_packs or [], policy_pack_configs or [])
+    # GKE mode: the release counts live replicas through the current kubeconfig context (`gcloud container clusters
+    # get-credentials`); the program's own access there is the cluster's kubeconfig output.
+    access = {} if config.cluster.gke else config.cluster.kubeconfig_access
+    target = PulumiTarget(root, pulumi_stack or stack, stop, policy_packs or [], policy_pack_configs or [], access)
     cfg = config.apps[app]
     analysis = cfg.promotion.analysis
     progress.line(

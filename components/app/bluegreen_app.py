@@ -12,7 +12,7 @@ from ..platform.config import GatewayConfig
 from ..shared import naming
 from ..shared.colors import COLORS, Color
 from ..shared.k8s import apply_manifest
-from . import callers, dashboard, drain, istio_routing, workload
+from . import autoscaling, callers, dashboard, drain, istio_routing, workload
 from .config import AppConfig
 from .routing import routing_model
 from .scale_down_delay import ScaleDownDelay
@@ -49,9 +49,11 @@ class BlueGreenApp(pulumi.ComponentResource):
         deployed = [color for color in COLORS if cfg.color(color).image]
         routed = [color for color in deployed if color in model.routed_colors]
         self.deployments = {color: self._deployment(name, args, color, child) for color in routed}
+        # A routed color's HPA (its floor) is applied before the gate counts that color's replicas.
+        self.autoscalers = {color: self._autoscaler(name, cfg, color) for color in routed if cfg.hpa_floor(color) is not None}
         self.service = apply_manifest(name, workload.service(name, cfg), child)
         self.destination_rule = apply_manifest(name, istio_routing.destination_rule(name, cfg), child)
-        ready = [*self.deployments.values(), self.service, self.destination_rule]
+        ready = [*self.deployments.values(), *self.autoscalers.values(), self.service, self.destination_rule]
         # Every routing change goes through the gate (readiness always, metrics with promotion.analysis),
         # also when no Deployment changed in this run: a refusal fails `pulumi up` and leaves routing as it was.
         self.gate = SwitchGate(
@@ -76,6 +78,8 @@ class BlueGreenApp(pulumi.ComponentResource):
         for color in deployed:
             if color not in routed:
                 self.deployments[color] = self._deployment(name, args, color, after_routing)
+                if cfg.hpa_floor(color) is not None:
+                    self.autoscalers[color] = self._autoscaler(name, cfg, color)
         # One per Deployment, the same for active and idle: neither a flip nor a scale to 0 touches them.
         self.disruption_budgets = {
             color: apply_manifest(naming.deployment_name(name, color), drain.pod_disruption_budget(name, cfg, color), child)
@@ -104,6 +108,13 @@ class BlueGreenApp(pulumi.ComponentResource):
             "previewUrl": preview_url(cfg, args.scheme),
         }
         self.register_outputs(self.outputs)
+
+    def _autoscaler(self, name: str, cfg: AppConfig, color: Color) -> pulumi.CustomResource:
+        """`color`'s HPA, after its Deployment (it scales that Deployment)."""
+        manifest = autoscaling.horizontal_pod_autoscaler(name, cfg, color)
+        return apply_manifest(
+            naming.deployment_name(name, color), manifest, pulumi.ResourceOptions(parent=self, depends_on=[self.deployments[color]])
+        )
 
     @staticmethod
     def _deployment(name: str, args: BlueGreenAppArgs, color: Color, opts: pulumi.ResourceOptions) -> pulumi.CustomResource:

@@ -47,6 +47,40 @@ class ColorSpec(Model):
         return self.image is not None and self.replicas >= 1
 
 
+# HPA replica bounds (the same cap as a color's replicas; an HPA floor is at least 1: no scale to zero).
+HpaReplicas = Annotated[WholeNumber, between(1, 1000)]
+
+
+class Autoscaling(Model):
+    """One autoscaling/v2 HorizontalPodAutoscaler per deployed color (components/app/autoscaling.py): the HPA,
+    not Pulumi, owns the Deployment's spec.replicas. A color with `replicas: 0` is scaled down and has no HPA."""
+
+    min_replicas: HpaReplicas = 2
+    max_replicas: HpaReplicas
+    target_cpu_utilization: Annotated[WholeNumber, between(1, 100), Field(alias="targetCPUUtilization")] = 80
+    # Per color, a higher floor than minReplicas while that color takes a share: written by `make release`
+    # for a step and removed after the flip (cli/release.py), like previousColor is by `make flip`.
+    floors: dict[Color, HpaReplicas] = {}
+
+    def floor(self, color: Color) -> int:
+        """The HPA's minReplicas for `color`: minReplicas, or the color's raised floor."""
+        return max(self.min_replicas, self.floors.get(color, 0))
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Autoscaling:
+        problems = []
+        if self.min_replicas > self.max_replicas:
+            problems.append(("maxReplicas", f"must be at least minReplicas ({self.min_replicas}), got {self.max_replicas}"))
+        for color, floor in sorted(self.floors.items()):
+            if floor > self.max_replicas:
+                problems.append(
+                    (f"floors.{color}", f"must be at most maxReplicas ({self.max_replicas}): the HPA could never run {floor}, got {floor}")
+                )
+        if problems:
+            raise KeyedProblems(problems)
+        return self
+
+
 class ResourceList(Model):
     cpu: Quantity
     memory: Quantity
@@ -370,6 +404,8 @@ class AppConfig(Model):
     # A/B: requests matching a cohort go to the idle color ahead of the split, while cohortsActive (components/app/cohorts.py).
     cohorts: Cohorts
     cohorts_active: bool = False
+    # Absent: each color runs `<color>.replicas` (set by Pulumi). Present: an HPA per color owns the count.
+    autoscaling: Autoscaling | None = None
     resources: Resources = Resources()
     read_only_root_filesystem: Boolean = True
     run_as_user: RunAsId = 10001
@@ -388,6 +424,17 @@ class AppConfig(Model):
     def color(self, color: Color) -> ColorSpec:
         return self.blue if color == "blue" else self.green
 
+    def hpa_floor(self, color: Color) -> int | None:
+        """The minReplicas of `color`'s HPA; None when it has none (no autoscaling, or the color is scaled to 0)."""
+        if self.autoscaling is None or self.color(color).replicas == 0:
+            return None
+        return self.autoscaling.floor(color)
+
+    def replica_floor(self, color: Color) -> int:
+        """The replicas `color` runs at least: its HPA's minReplicas when autoscaled, else `<color>.replicas`."""
+        floor = self.hpa_floor(color)
+        return self.color(color).replicas if floor is None else floor
+
     @model_validator(mode="after")
     def _serving_colors_are_deployed(self) -> AppConfig:
         problems = []
@@ -400,6 +447,7 @@ class AppConfig(Model):
             elif spec.replicas < 1:
                 problems.append((f"{color}.replicas", f"must be at least 1 because {color} {reason}, got {spec.replicas}"))
         problems += self._mirror_problems()
+        problems += self._autoscaled_replicas_problems()
         problems += cohort_problems(
             self.cohorts, self.cohorts_active, self.idle_color, self.color(self.idle_color).serving, self.preview.header.name
         )
@@ -418,6 +466,22 @@ class AppConfig(Model):
         if problems:
             raise KeyedProblems(problems)
         return self
+
+    def _autoscaled_replicas_problems(self) -> list[tuple[str, str]]:
+        """With autoscaling the HPA sets the count: a color's replicas may only say 0 (scaled down, no HPA)."""
+        if self.autoscaling is None:
+            return []
+        return [
+            (
+                f"{color}.replicas",
+                (
+                    f"is set by {color}'s HPA while autoscaling is on (between autoscaling.minReplicas and maxReplicas), "
+                    f"got {self.color(color).replicas}: remove it, or set 0 to scale {color} down"
+                ),
+            )
+            for color in ("blue", "green")
+            if "replicas" in self.color(color).model_fields_set and self.color(color).replicas != 0
+        ]
 
     def _mirror_problems(self) -> list[tuple[str, str]]:
         """A mirror needs an idle color that can take the copies, and no canary: Istio mirrors the whole default

@@ -8,6 +8,10 @@ flip or canary change is an update of the gate, whether or not a Deployment chan
 1. readiness, always: each color that will get production traffic has a Deployment whose latest
    spec is observed (`status.observedGeneration >= metadata.generation`) with at least the
    configured replicas available, polled every 2 s for up to `apps.<name>.readinessTimeout`;
+   With `autoscaling`, the replicas are each color's HPA floor, and a color gaining share must also carry
+   its share of the load: at least that share of the active color's live `spec.replicas` (what its HPA
+   runs now), rounded up. A color short of that whose floor is lower too is refused at once: its HPA
+   cannot scale for traffic it does not get yet (`make release` raises the floor for the step);
 2. metrics, with `promotion.analysis`: the colors gaining share against Prometheus (promotion_gate.py),
    compared with the weights the gate passed last time (its state: the provider's olds).
 
@@ -39,6 +43,7 @@ from ..shared.colors import COLORS, Color
 from ..shared.fields import whole_numbers
 from ..shared.kube_client import api_client
 from . import promotion
+from .autoscaling import share_needs
 from .config import AppConfig, PromotionAnalysis, duration_seconds
 from .promotion_gate import Waiting, check_metrics, to_stderr
 from .routing import RoutingModel
@@ -46,7 +51,7 @@ from .routing import RoutingModel
 POLL_SECONDS = 2.0
 REQUEST_TIMEOUT_SECONDS = 10
 # A change of any of these is an update that runs the gate again; nothing is ever replaced.
-GATED_KEYS = ("namespace", "weights", "replicas", "readinessTimeoutSeconds", "analysis", "cohorts")
+GATED_KEYS = ("namespace", "weights", "replicas", "readinessTimeoutSeconds", "analysis", "cohorts", "followLoad")
 # Inputs kept out of the outputs (state): how to reach the cluster.
 PRIVATE_KEYS = ("cluster", "__provider")
 
@@ -67,11 +72,13 @@ def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Ma
         "app": app,
         "namespace": cfg.namespace,
         "weights": weights,
-        "replicas": {color: cfg.color(color).replicas for color in COLORS if weights[color] > 0 or color == cohort},
+        "replicas": {color: cfg.replica_floor(color) for color in COLORS if weights[color] > 0 or color == cohort},
         "readinessTimeoutSeconds": duration_seconds(cfg.readiness_timeout),
         "analysis": analysis_props(analysis) if analysis else None,
         "cluster": dict(cluster),
     }
+    if cfg.autoscaling is not None:  # only when autoscaled: other stacks keep their inputs
+        props["followLoad"] = True
     if cfg.promotion.post_flip:  # for the policy pack (post-flip-bake-covers-window); not a gated key: never re-runs the gate
         props["postFlipBakeSeconds"] = duration_seconds(cfg.promotion.post_flip.bake)
     return {**props, "cohorts": cohort} if cohort else props  # only with cohorts: other stacks keep their inputs
@@ -95,6 +102,7 @@ class GateInputs:
     timeout_seconds: int
     analysis: PromotionAnalysis | None
     cohort: Color | None = None  # where the A/B cohorts go
+    follow_load: bool = False  # autoscaled: a color gaining share needs its share of the active's live replicas
 
     @classmethod
     def of(cls, props: Mapping[str, Any]) -> GateInputs:
@@ -111,6 +119,7 @@ class GateInputs:
             timeout_seconds=int(props["readinessTimeoutSeconds"]),
             analysis=PromotionAnalysis.model_validate(whole_numbers(analysis)) if analysis else None,
             cohort=_cohort(props.get("cohorts")),
+            follow_load=bool(props.get("followLoad")),
         )
 
 
@@ -227,6 +236,41 @@ def _timed_out(app: str, pending: list[ColorState], timeout_seconds: float) -> s
     return "\n".join(lines)
 
 
+def active_before(weights: promotion.Weights, previous: promotion.Weights) -> Color:
+    """The color that carried the most of the default route before this change (on a tie, the one losing share)."""
+    return max(COLORS, key=lambda color: (previous[color], previous[color] - weights[color]))
+
+
+def load_requirements(apps: Any, gate: GateInputs, previous: promotion.Weights | None) -> dict[Color, int]:
+    """gate.replicas (the HPA floors), raised for each color gaining share to its share of the load the active
+    color carries on its live replicas; SwitchRefused when such a color runs fewer and its floor is lower too."""
+    required = dict(gate.replicas)
+    if not gate.follow_load or previous is None:
+        return required
+    active = active_before(gate.weights, previous)
+    gaining = [color for color in COLORS if color != active and gate.weights[color] > previous[color]]
+    if not gaining:
+        return required
+    load = read_color(apps, gate.app, gate.namespace, active, 0)
+    if not load.exists or load.error is not None:
+        raise SwitchRefused(f"{gate.app}: routing not changed: cannot count the load {active} carries: {load.problem}")
+    for color in gaining:
+        share, floor = gate.weights[color], gate.replicas.get(color, 0)
+        need = share_needs(share, load.spec_replicas)
+        if need <= floor:
+            continue
+        state = read_color(apps, gate.app, gate.namespace, color, need)
+        if state.exists and state.error is None and state.spec_replicas < need:
+            raise SwitchRefused(
+                f"{gate.app}: routing not changed: {color} would take {share}% of the load {active} carries on "
+                f"{load.spec_replicas} live replicas, which needs {need} replicas ({share}% of {load.spec_replicas}, rounded up), "
+                f"but {color} runs {state.spec_replicas} and its HPA floor is {floor}: its HPA cannot scale for traffic it "
+                f"does not get yet; raise apps.{gate.app}.autoscaling.floors.{color} to {need} for this step (`make release` does)"
+            )
+        required[color] = need
+    return required
+
+
 def apps_api(cluster: Mapping[str, Any]) -> Any:
     """An AppsV1Api for `cluster` (see kube_client.api_client)."""
     from kubernetes import client
@@ -278,7 +322,8 @@ class SwitchGateProvider(ResourceProvider):
             apps = self.apps_api(props.get("cluster") or {})
         except Exception as err:  # kubeconfig missing or unusable: say so, naming the app
             raise SwitchRefused(f"{gate.app}: routing not changed: cannot reach the cluster: {type(err).__name__}: {err}") from None
-        wait_until_ready(apps, gate.app, gate.namespace, gate.replicas, gate.timeout_seconds, clock=self.clock, sleep=self.sleep)
+        required = load_requirements(apps, gate, previous)
+        wait_until_ready(apps, gate.app, gate.namespace, required, gate.timeout_seconds, clock=self.clock, sleep=self.sleep)
         if gate.analysis is not None:
             waiting = Waiting(self.sleep, self.clock)
             check_metrics(

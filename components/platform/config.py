@@ -83,6 +83,12 @@ class ClusterConfig(Model):
     kubeconfig: Annotated[str, Field(min_length=1)] | None = None
     context: Annotated[str, Field(min_length=1)] | None = None
 
+    @property
+    def kubeconfig_access(self) -> dict[str, str]:
+        """Mode kubeconfig: how a client outside Pulumi's provider reaches the cluster (kube_client.api_client):
+        only the keys that are set ({} = $KUBECONFIG, then ~/.kube/config, and its current context)."""
+        return {k: v for k, v in {"path": self.kubeconfig, "context": self.context}.items() if v}
+
     @model_validator(mode="after")
     def _keys_fit_the_mode(self) -> ClusterConfig:
         problems = []

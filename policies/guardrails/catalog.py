@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from . import cohorts, mesh, nodepool, pods, release, routing
+from . import autoscaling, cohorts, mesh, nodepool, pods, release, routing
 
 PACK_NAME = "bluegreen-guardrails"
 PACK_VERSION = "0.1.0"  # keep equal to `version` in PulumiPolicy.yaml
@@ -75,6 +75,21 @@ RULES: tuple[Rule, ...] = (
                 "description": "active replicas / replicas of a color still running",
             }
         },
+    ),
+    Rule(
+        "hpa-replica-bounds",
+        "An autoscaled color's HorizontalPodAutoscaler has minReplicas >= 1 and minReplicas <= maxReplicas.",
+        MANDATORY,
+        "resource",
+        autoscaling.hpa_replica_bounds,
+    ),
+    Rule(
+        "hpa-floor-carries-share",
+        "An autoscaled color given w% of a route has an HPA floor of at least w% (rounded up) of what any other "
+        "running color runs at least: its HPA cannot scale for traffic it does not get yet.",
+        MANDATORY,
+        "stack",
+        autoscaling.hpa_floor_carries_share,
     ),
     Rule(
         "cohorts-are-a-subset",

@@ -112,6 +112,7 @@ class Stack:
 # --- Kubernetes kinds -------------------------------------------------------------------------
 
 DEPLOYMENT = ("apps", "Deployment")
+HORIZONTAL_POD_AUTOSCALER = ("autoscaling", "HorizontalPodAutoscaler")
 SERVICE = ("core", "Service")
 NAMESPACE = ("core", "Namespace")
 CONFIG_MAP = ("core", "ConfigMap")
@@ -169,6 +170,25 @@ def replicas(deployment: Resource) -> float | None:
 
     A JSON number: an int, or a float when it comes through a protobuf Struct (the engine's inputs)."""
     value = deployment.spec.get("replicas", 1)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def autoscaler_of(stack: Stack, deployment: Resource) -> Resource | None:
+    """The HorizontalPodAutoscaler in the stack that scales `deployment`, if any."""
+    for hpa in stack.of(HORIZONTAL_POD_AUTOSCALER):
+        target = as_mapping(hpa.spec.get("scaleTargetRef"))
+        if hpa.namespace == deployment.namespace and (target.get("kind"), target.get("name")) == ("Deployment", deployment.k8s_name):
+            return hpa
+    return None
+
+
+def replica_floor(stack: Stack, deployment: Resource) -> float | None:
+    """The replicas a Deployment runs at least: its HPA's minReplicas (default 1) when one scales it, else its
+    replicas. None when unknown during preview."""
+    hpa = autoscaler_of(stack, deployment)
+    if hpa is None:
+        return replicas(deployment)
+    value = hpa.spec.get("minReplicas", 1)
     return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 

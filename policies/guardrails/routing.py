@@ -224,7 +224,8 @@ def canary_to_ready_color(resources: list[Resource], config: Mapping[str, Any]) 
 
 def flip_target_provisioned(resources: list[Resource], config: Mapping[str, Any]) -> list[Violation]:
     """Only the new state is visible, so a flip is judged by where it lands: the active color must exist
-    and carry at least `minActiveReplicaRatio` x the replicas of any other color that still runs."""
+    and carry at least `minActiveReplicaRatio` x the replicas of any other color that still runs. Autoscaled colors
+    (no replicas in their Deployment, read as 1) are judged by hpa-floor-carries-share and the switch gate."""
     stack = Stack(resources)
     routes = Routes(stack)
     ratio = float(config["minActiveReplicaRatio"])

@@ -82,6 +82,7 @@ class FakeStack:
         self.project, self.clock, self.live = project, clock, dict(live) if live else None
         self.fail_at, self.reason, self.ups, self.applied = fail_at, reason, 0, []
         self.signal_during_up, self.stop = signal_during_up, stop
+        self.running, self.replica_reads = {"blue": 2, "green": 2}, []
 
     def up(self, say):
         self.ups += 1
@@ -99,6 +100,12 @@ class FakeStack:
     def routing(self, app, namespace):
         assert (app, namespace) == ("front", "app")
         return self.live
+
+    def live_replicas(self, app, namespace, color):
+        """What each color's HPA runs now (autoscaled stacks); every read is recorded."""
+        assert (app, namespace) == ("front", "app")
+        self.replica_reads.append(color)
+        return self.running[color]
 
 
 class Lines:

@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -122,6 +123,22 @@ class LocalStack:
     def up(self, **kwargs: Any) -> tuple[auto.UpResult, Steps]:
         steps = Steps()
         return self.stack.up(on_event=steps.record, **kwargs), steps
+
+
+def own_stack(env: dict[str, str], tmp_path_factory: Any, name: str, write_stack_file: Callable[[Path], None]) -> Iterator[LocalStack]:
+    """A module's own stack `name` on the e2e cluster, in a scratch copy of the program (the release runner's guarded
+    edits plan the edited file with it), its stack file written by `write_stack_file`; destroyed and removed after."""
+    from tests.stackfiles import copy_program
+
+    subprocess.run(["kubectl", "create", "namespace", "istio-system"], env=env, capture_output=True, check=False)  # istio.mode existing
+    work_dir = tmp_path_factory.mktemp("project")
+    copy_program(work_dir)
+    stack_file = tmp_path_factory.mktemp("stackfile") / f"Pulumi.{name}.yaml"
+    write_stack_file(stack_file)
+    stack = LocalStack(work_dir, name, env, stack_file)
+    yield stack
+    stack.stack.destroy()
+    stack.cli("stack", "rm", "--yes", name, check=False)
 
 
 def kubectl_json(env: dict[str, str], *args: str) -> Any:

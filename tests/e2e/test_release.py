@@ -24,8 +24,7 @@ from cli.release import FLIP, Outcome
 from cli.release_run import ConsoleProgress, SignalStop, make_release
 from tests.app.test_promotion_prometheus import running_prometheus
 from tests.conftest import ROOT
-from tests.e2e.harness import LocalStack, live_weights
-from tests.stackfiles import copy_program
+from tests.e2e.harness import LocalStack, live_weights, own_stack
 
 PROJECT = "bluegreen-platform"
 STACK, APP, NAMESPACE = "release", "front", "release"
@@ -58,15 +57,7 @@ def prometheus_url(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def release_stack(env, tmp_path_factory):
-    subprocess.run(["kubectl", "create", "namespace", "istio-system"], env=env, capture_output=True, check=False)  # istio.mode existing
-    work_dir = tmp_path_factory.mktemp("project")
-    copy_program(work_dir)  # the runner's guarded edits plan the edited file with the project's program
-    stack_file = tmp_path_factory.mktemp("stackfile") / f"Pulumi.{STACK}.yaml"
-    release_stack_file(stack_file)
-    stack = LocalStack(work_dir, STACK, env, stack_file)
-    yield stack
-    stack.stack.destroy()
-    stack.cli("stack", "rm", "--yes", STACK, check=False)
+    yield from own_stack(env, tmp_path_factory, STACK, release_stack_file)
 
 
 def front(stack: LocalStack) -> dict:
@@ -88,6 +79,9 @@ class LiveChecked:
 
     def routing(self, app, namespace):
         return self.target.routing(app, namespace)
+
+    def live_replicas(self, app, namespace, color):
+        return self.target.live_replicas(app, namespace, color)
 
 
 def run_in_process(stack: LocalStack, monkeypatch, **options) -> tuple[Outcome, LiveChecked]:
