@@ -10,9 +10,6 @@ from . import drain
 from .config import AppConfig
 from .routing import RoutingModel
 
-# pulumi-kubernetes: apply with force, taking fields other managers own (server-side apply conflicts).
-PATCH_FORCE = "pulumi.com/patchForce"
-
 
 def _pod_security_context(cfg: AppConfig) -> dict[str, Any]:
     """Pod Security "restricted" (with the container's fields below), run as the app's user and group (10001 by
@@ -78,15 +75,10 @@ def deployment(app: str, cfg: AppConfig, color: Color, placement: dict[str, Any]
     }
     if cfg.read_only_root_filesystem:
         pod_spec["volumes"] = [{"name": "tmp", "emptyDir": {}}]
-    metadata = {"name": naming.deployment_name(app, color), "namespace": cfg.namespace, "labels": naming.app_labels(app, color)}
-    if cfg.autoscaling is not None and spec.replicas == 0:
-        # Scaled down while autoscaling is on: its HPA goes, and Pulumi takes spec.replicas back from the HPA
-        # controller, which owns the field once it has scaled (a plain apply would fail with a field conflict).
-        metadata["annotations"] = {PATCH_FORCE: "true"}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata,
+        "metadata": {"name": naming.deployment_name(app, color), "namespace": cfg.namespace, "labels": naming.app_labels(app, color)},
         "spec": {
             # Autoscaled: no replicas at all, so Pulumi never owns the field its HPA writes (autoscaling.py).
             **({} if cfg.hpa_floor(color) is not None else {"replicas": spec.replicas}),

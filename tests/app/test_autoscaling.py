@@ -9,6 +9,7 @@ from components.app import workload
 from components.app.autoscaling import horizontal_pod_autoscaler, share_needs
 from components.app.switch_gate import SwitchRefused
 from components.config import ConfigError, parse_stack_config
+from components.shared import k8s
 from tests.app.test_switch_gate import FakeApps, FakeClock, FakeClusterProvider, deployment, gate_props, outs_of
 from tests.conftest import find
 
@@ -117,7 +118,8 @@ def test_a_color_scaled_to_zero_takes_its_replicas_back_from_the_hpa_controller(
     config["apps"]["front"]["green"]["replicas"] = 0
     manifest = workload.deployment("front", app(config), "green")
     assert manifest["spec"]["replicas"] == 0
-    assert manifest["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
+    # Applied with force like every object (components/shared/k8s.py): Pulumi takes the field back from the HPA controller.
+    assert k8s.owned(manifest)["metadata"]["annotations"] == {"pulumi.com/patchForce": "true"}
 
 
 @pytest.mark.parametrize(("share", "active", "needs"), [(100, 4, 4), (50, 4, 2), (50, 3, 2), (10, 4, 1), (25, 4, 1), (33, 3, 1), (0, 4, 0)])
