@@ -132,7 +132,7 @@ release: deps ## walk APP's idle color through its promotion steps, one pulumi u
 drift: deps ## what changed on the cluster behind Pulumi's back (kubectl edit): live objects vs the stack config; make drift STACK=stg
 	@$(PY) -m cli drift --stack $(STACK) $(DRIFT_ARGS)
 
-# --- real engine, locally (README "Real engine, locally") ---------------------------------------
+# --- real engine, locally (docs/real-engine.md) ---------------------------------------
 # The pinned toolchain built from Go modules into ~/.cache/bluegreen-platform/e2e/<hash>/, a control
 # plane with fake nodes on loopback, and the e2e tier.
 e2e-tools: ## build the pinned e2e toolchain once (no-op when built)

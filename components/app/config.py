@@ -135,7 +135,7 @@ SidecarMode = Literal["native", "classic"]
 
 
 class Drain(Model):
-    """How a stopping pod leaves without dropping requests (see README "Zero-downtime switching").
+    """How a stopping pod leaves without dropping requests (see docs/zero-downtime.md).
 
     `native` (Istio 1.27+ on Kubernetes 1.33+ nodes): the sidecar is a native sidecar; it drains in its own
     preStop and exits after the app has exited. `classic`: the sidecar gets SIGTERM when the pod starts

@@ -2,7 +2,7 @@
 
 Reads `istioctl manifest generate` output (stdin) of the IstioOperator that the offline plan writes, takes
 the `istio` ConfigMap's mesh (what `istioctl install -f` would write to the cluster) and changes only what
-upstream Envoy cannot run (README "Real traffic"):
+upstream Envoy cannot run (docs/real-traffic.md):
 - no default metrics provider: its `istio.stats` filter is an Istio-only Envoy extension;
 - the proxies' discovery address is istiod's local secure gRPC port (no Service in front of istiod here).
 Usage: istioctl manifest generate -f <operator.yaml> | python3 e2e/mesh/mesh_config.py <istiod host:port>

@@ -123,7 +123,7 @@ done
 k -n istio-system create token istio-ingressgateway-service-account --audience istio-ca --duration 48h \
   >"$state/gateway/var/run/secrets/tokens/istio-token"
 # proxyStatsMatcher: Envoy's per-cluster request stats, which Istio's default inclusion list leaves out; the
-# real-traffic gate tests read them in place of Istio's request metrics (README "Real traffic").
+# real-traffic gate tests read them in place of Istio's request metrics (docs/real-traffic.md).
 proxy_config=$(printf '{"discoveryAddress":"127.0.0.1:%s","binaryPath":"%s","configPath":"%s","proxyAdminPort":%s,"statusPort":%s,"drainDuration":"5s","proxyStatsMatcher":{"inclusionPrefixes":["cluster.outbound|"]}}' \
   "$istiod_xds" "$bin/envoy" "$state/gateway/proxy" "$envoy_admin" "$agent_status")
 POD_NAME=istio-ingressgateway-e2e POD_NAMESPACE=istio-system INSTANCE_IP=$gateway_ip \

@@ -1,4 +1,4 @@
-"""`make e2e-bench`: the real-traffic tier's numbers, printed (never asserted; README "Real traffic").
+"""`make e2e-bench`: the real-traffic tier's numbers, printed (never asserted; docs/real-traffic.md).
 
 On the running tier (`make e2e-env`), with the `traffic` stack of tests/e2e/test_traffic.py under the same
 steady load (200 req/s): FLIPS flips by `pulumi up` (its wall time, and the convergence from the
