@@ -153,6 +153,7 @@ class PodServer:
     stopped_at: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _connections: set[socket.socket] = field(default_factory=set)
+    _gone: threading.Event = field(default_factory=threading.Event)  # set by kill(): no preStop, no grace left
 
     def start(self, context: ssl.SSLContext) -> None:
         server = self
@@ -222,21 +223,35 @@ class PodServer:
     def _stop_after_pre_stop(self) -> None:
         p = self.pod
         at_once = (p.namespace, p.app, p.color) in self.exits_at_once
-        time.sleep(0 if at_once else p.pre_stop_seconds)
+        self._gone.wait(0 if at_once else p.pre_stop_seconds)
         self.state = "terminating"
         self.httpd.shutdown()
         self.httpd.server_close()
         deadline = time.monotonic() + (0 if at_once else max(p.grace_seconds - p.pre_stop_seconds, 0))
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._gone.is_set():
             with self._lock:
                 if not self._connections:
                     break
             time.sleep(0.05)
+        self._kill_connections()
+        self.state, self.stopped_at = "stopped", time.time()
+
+    def _kill_connections(self) -> None:
         with self._lock:  # the grace period is over (or every connection is closed): the kubelet kills the rest
             for connection in list(self._connections):
                 with contextlib.suppress(OSError):
                     connection.shutdown(socket.SHUT_RDWR)
-        self.state, self.stopped_at = "stopped", time.time()
+
+    def kill(self) -> None:
+        """The pod is gone and kwok has given its IP to a new pod: a kubelet would have stopped this pod's
+        containers before its IP was free, so stop now (kwok deletes a pod object at once, grace period or not)."""
+        self._gone.set()
+        if self.state == "serving":
+            self.state = "terminating"
+            threading.Thread(target=self._stop_after_pre_stop, daemon=True).start()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._kill_connections()
 
     def report(self) -> dict[str, Any]:
         return {**self.pod.__dict__, "state": self.state, "requests": self.requests}
@@ -263,6 +278,12 @@ class PodServers:
                     server.stop()
             elif ready and pod.status.pod_ip and server is None:
                 server = PodServer(Pod.of(pod), self.answers, self.exits_at_once)
+                for holder in self.servers.values():  # a deleted pod's server still on this IP and port
+                    if holder.state != "stopped" and (holder.pod.ip, holder.pod.port) == (server.pod.ip, server.pod.port):
+                        print(
+                            f"stopping {holder.pod.namespace}/{holder.pod.name} early: kwok gave its IP to {pod.metadata.name}", flush=True
+                        )
+                        holder.kill()
                 try:
                     server.start(self.ca.context(server.pod.namespace, server.pod.service_account))
                 except OSError as error:
