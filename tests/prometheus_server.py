@@ -28,9 +28,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def instant_value(client: httpx.Client, promql: str) -> float:
-    """The first sample of an instant query, NaN when it has none."""
-    result = client.get("/api/v1/query", params={"query": promql}).json()["data"]["result"]
+def instant_value(client: httpx.Client, promql: str, at: float | None = None) -> float:
+    """The first sample of an instant query (at `at`, unix seconds; None: now), NaN when it has none."""
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+    result = client.get("/api/v1/query", params=params).json()["data"]["result"]
     return float(result[0]["value"][1]) if result else math.nan
 
 
