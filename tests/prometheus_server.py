@@ -82,5 +82,5 @@ def _wait_until_ready(url: str, server: subprocess.Popen, log: Path, ready: Call
                     return
             except (httpx.TransportError, ValueError):  # not listening yet, or 503 text while the TSDB starts
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
     pytest.fail(f"prometheus did not have the data it waits for within {limit}s:\n{log.read_text()}")
