@@ -152,7 +152,7 @@ def test_git_status_after_random_kill_9s_shows_at_most_the_completed_edit(projec
     # Two kills each in the two moments that matter, whatever the machine's speed: while the staged copy is
     # checked (before the rename) and once the renamed file is there; the rest at random in one whole run.
     rng, outcomes = random.Random(19), set()
-    moments = ["staged", "renamed"] * 2 + [rng.uniform(0.05, whole_run) for _ in range(KILLS)]
+    moments: list[str | float] = ["staged", "renamed"] * 2 + [rng.uniform(0.05, whole_run) for _ in range(KILLS)]
     for moment in moments:
         git(project, "checkout", "-q", "--", "Pulumi.stg.yaml")
         process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -161,7 +161,7 @@ def test_git_status_after_random_kill_9s_shows_at_most_the_completed_edit(projec
         elif moment == "renamed":
             wait_until(process, lambda: (project / "Pulumi.stg.yaml").read_text() == flipped)
         else:
-            time.sleep(moment)
+            time.sleep(float(moment))
         process.send_signal(signal.SIGKILL)
         process.wait()
         status = git(project, "status", "--porcelain", "--untracked-files=all")
