@@ -74,8 +74,10 @@ lock: ## re-resolve requirements*.txt into constraints.txt and policies/constrai
 plan: deps ## render STACK offline into build/STACK/ and run the policy pack (make plan STACK=prod)
 	@$(PY) -m cli plan --stack $(STACK)
 
-test: deps ## the unit tier: pytest under the mock engine, no cloud
-	$(PY) -m pytest -q
+# One worker per core (pytest-xdist); a test file stays on one worker, so a module's fixture (the real
+# Prometheus of tests/app/test_promotion_prometheus.py) starts once.
+test: deps ## the unit tier: pytest under the mock engine, no cloud, one worker per core
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 lint: deps ## ruff (lint and format check) and mypy over components/, cli/, policies/, tests/ (pyproject.toml)
 	$(PY) -m ruff check .

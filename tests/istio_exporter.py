@@ -35,12 +35,12 @@ def _fraction_within(traffic: Traffic, le: float) -> float:
 
 def _series(app: str, namespace: str, color: str, reporter: str, traffic: Traffic, elapsed: float) -> list[str]:
     base = f'reporter="{reporter}",destination_workload_namespace="{namespace}",destination_app="{app}",destination_version="{color}"'
-    lines = [f'istio_requests_total{{{base},response_code="{code}"}} {rps * elapsed:.3f}' for code, rps in traffic.rps_by_code.items()]
+    lines = [f'istio_requests_total{{{base},response_code="{code}"}} {rps * elapsed:.6f}' for code, rps in traffic.rps_by_code.items()]
     total = sum(traffic.rps_by_code.values()) * elapsed
     for le in BUCKETS:
-        lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="{le}"}} {total * _fraction_within(traffic, le):.3f}')
-    lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="+Inf"}} {total:.3f}')
-    lines.append(f"istio_request_duration_milliseconds_count{{{base}}} {total:.3f}")
+        lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="{le}"}} {total * _fraction_within(traffic, le):.6f}')
+    lines.append(f'istio_request_duration_milliseconds_bucket{{{base},le="+Inf"}} {total:.6f}')
+    lines.append(f"istio_request_duration_milliseconds_count{{{base}}} {total:.6f}")
     return lines
 
 

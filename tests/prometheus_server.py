@@ -28,9 +28,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def instant_value(client: httpx.Client, promql: str) -> float:
-    """The first sample of an instant query, NaN when it has none."""
-    result = client.get("/api/v1/query", params={"query": promql}).json()["data"]["result"]
+def instant_value(client: httpx.Client, promql: str, at: float | None = None) -> float:
+    """The first sample of an instant query (at `at`, unix seconds; None: now), NaN when it has none."""
+    params = {"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"}
+    result = client.get("/api/v1/query", params=params).json()["data"]["result"]
     return float(result[0]["value"][1]) if result else math.nan
 
 
@@ -81,5 +82,5 @@ def _wait_until_ready(url: str, server: subprocess.Popen, log: Path, ready: Call
                     return
             except (httpx.TransportError, ValueError):  # not listening yet, or 503 text while the TSDB starts
                 pass
-            time.sleep(0.5)
+            time.sleep(0.2)
     pytest.fail(f"prometheus did not have the data it waits for within {limit}s:\n{log.read_text()}")

@@ -73,17 +73,18 @@ class _Transient(Exception):
     wait=wait_exponential(multiplier=0.5, max=4),
     reraise=True,
 )
-def _get(client: httpx.Client, promql: str) -> httpx.Response:
-    response = client.get("/api/v1/query", params={"query": promql})
+def _get(client: httpx.Client, promql: str, at: float | None) -> httpx.Response:
+    response = client.get("/api/v1/query", params={"query": promql} if at is None else {"query": promql, "time": f"{at:.3f}"})
     if response.status_code >= 500:
         raise _Transient(f"HTTP {response.status_code}")
     return response
 
 
-def instant_value(client: httpx.Client, promql: str) -> float | None:
-    """The single value of an instant query, or None when it has no series (or NaN: nothing to divide)."""
+def instant_value(client: httpx.Client, promql: str, at: float | None = None) -> float | None:
+    """The single value of an instant query evaluated at `at` (unix seconds; None: Prometheus's now), or None
+    when it has no series (or NaN: nothing to divide)."""
     try:
-        response = _get(client, promql)
+        response = _get(client, promql, at)
     except (httpx.TransportError, _Transient) as err:
         raise PrometheusUnreachable(f"{type(err).__name__}: {err}") from None
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
@@ -96,9 +97,9 @@ def instant_value(client: httpx.Client, promql: str) -> float | None:
     return None if math.isnan(value) else value
 
 
-def measure(client: httpx.Client, app: str, namespace: str, color: Color, window: str) -> Measurement:
+def measure(client: httpx.Client, app: str, namespace: str, color: Color, window: str, at: float | None = None) -> Measurement:
     q = queries(app, namespace, color, window)
-    return Measurement(instant_value(client, q.requests), instant_value(client, q.errors), instant_value(client, q.p99_ms))
+    return Measurement(instant_value(client, q.requests, at), instant_value(client, q.errors, at), instant_value(client, q.p99_ms, at))
 
 
 @dataclass(frozen=True)
@@ -111,14 +112,21 @@ class Waiting:
 
 
 def run_check(
-    client: httpx.Client, check: AnalysisCheck, app: str, namespace: str, color: Color, window: str, waiting: Waiting
+    client: httpx.Client,
+    check: AnalysisCheck,
+    app: str,
+    namespace: str,
+    color: Color,
+    window: str,
+    waiting: Waiting,
+    at: float | None = None,
 ) -> CheckResult:
     """One custom check for one color. onNoData wait asks again until data arrives or `window` has passed."""
     promql = check.promql(app, namespace, color, window)
     deadline = waiting.clock() + duration_seconds(window)
     while True:
         try:
-            value = instant_value(client, promql)
+            value = instant_value(client, promql, at)
         except PrometheusQueryError as err:
             raise CheckQueryRefused(f"check {check.name}: Prometheus refused its query: {err}") from None
         if value is not None or check.on_no_data != "wait" or waiting.clock() >= deadline:
@@ -167,8 +175,11 @@ def check_metrics(
     waiting: Waiting | None = None,
     cohort: Color | None = None,
     previous_cohort: Color | None = None,
+    at: float | None = None,
 ) -> list[str]:
-    """Check every color whose share grows from `previous` (None: the gate is new) to `weights`.
+    """Check every color whose share grows from `previous` (None: the gate is new) to `weights`. Prometheus
+    evaluates the queries at its own now, or at `at` (unix seconds): tests pin it to one scrape's timestamp,
+    so every query sees the same samples and the numbers are exact.
 
     Returns the report when routing may change; raises GateRefused with the report when it may not.
     """
@@ -191,12 +202,12 @@ def check_metrics(
     try:
         with httpx.Client(base_url=analysis.prometheus_url, timeout=TIMEOUT_SECONDS) as client:
             for color in gated:
-                measured = measure(client, app, namespace, color, analysis.window)
+                measured = measure(client, app, namespace, color, analysis.window, at)
                 missed = missed_thresholds(measured, analysis)
                 report(f"  {color}: {_describe(measured)} -> {'MISSED: ' + '; '.join(missed) if missed else 'ok'}")
                 failures += [f"{color}: {reason}" for reason in missed]
                 for check in analysis.checks:
-                    result = run_check(client, check, app, namespace, color, analysis.window, waiting)
+                    result = run_check(client, check, app, namespace, color, analysis.window, waiting, at)
                     report(f"  {color}: {result.line}")
                     failures += [f"{color}: {result.failure}"] if result.failure else []
     except PrometheusUnreachable as err:

@@ -284,8 +284,8 @@ def apps_api(cluster: Mapping[str, Any]) -> Any:
 class SwitchGateProvider(ResourceProvider):
     """Create and update run the gate; diff decides when (any routing change); delete has nothing to undo.
 
-    `apps_api`, `clock` and `sleep` are methods so tests can subclass the provider; an instance has no
-    attributes, so what is pickled into the state is just a reference to this class.
+    `apps_api`, `clock`, `sleep` and `evaluation_time` are methods so tests can subclass the provider; an
+    instance has no attributes, so what is pickled into the state is just a reference to this class.
     """
 
     # Nothing secret is captured (the instance is empty): keep the state's __provider readable.
@@ -299,6 +299,10 @@ class SwitchGateProvider(ResourceProvider):
 
     def sleep(self, seconds: float) -> None:
         time.sleep(seconds)
+
+    def evaluation_time(self) -> float | None:
+        """The instant (unix seconds) Prometheus evaluates the gate's queries at; None: its own now."""
+        return None
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
         changed = [key for key in GATED_KEYS if whole_numbers(olds.get(key)) != whole_numbers(news.get(key))]
@@ -335,6 +339,7 @@ class SwitchGateProvider(ResourceProvider):
                 waiting=waiting,
                 cohort=gate.cohort,
                 previous_cohort=previous_cohort,
+                at=self.evaluation_time(),
             )
         return {key: value for key, value in props.items() if key not in PRIVATE_KEYS}
 

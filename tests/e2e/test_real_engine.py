@@ -12,7 +12,7 @@ import yaml
 from pulumi import automation as auto
 
 from tests.app.test_promotion_prometheus import (
-    prometheus_url,  # noqa: F401  (the real Prometheus fixture)
+    prometheus,  # noqa: F401  (the real Prometheus fixture)
 )
 from tests.conftest import ROOT
 from tests.e2e.harness import (
@@ -156,9 +156,9 @@ def test_switch_gate_refuses_a_color_scaled_to_zero_by_hand(local_stack: LocalSt
     assert live_weights(env, "app", "front") == {"blue": 100}
 
 
-def test_promotion_analysis_against_real_prometheus(local_stack: LocalStack, env, prometheus_url):  # noqa: F811
+def test_promotion_analysis_against_real_prometheus(local_stack: LocalStack, env, prometheus):  # noqa: F811
     """Synthetic Istio metrics: green is healthy, blue is not (tests/istio_exporter.py)."""
-    for key, value in {"prometheusUrl": prometheus_url, "window": "30s"}.items():
+    for key, value in {"prometheusUrl": prometheus.url, "window": "30s"}.items():
         local_stack.set_path(f"apps.front.promotion.analysis.{key}", value)
     local_stack.up()  # the gate now carries the analysis; no color gains share, so nothing is measured
     local_stack.set_path("apps.front.activeColor", "green")

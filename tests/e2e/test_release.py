@@ -51,8 +51,8 @@ def release_stack_file(path) -> None:
 
 @pytest.fixture(scope="module")
 def prometheus_url(tmp_path_factory):
-    with running_prometheus(tmp_path_factory.mktemp("prometheus"), APP, NAMESPACE) as url:
-        yield url
+    with running_prometheus(tmp_path_factory.mktemp("prometheus"), APP, NAMESPACE) as scraped:
+        yield scraped.url
 
 
 @pytest.fixture(scope="module")
