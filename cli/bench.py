@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import ast
+import itertools
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -21,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,14 +102,26 @@ def program_modules(program: Path) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _run(python: str, args: Sequence[str], cwd: Path) -> tuple[float, str]:
-    """Wall time of one fresh interpreter, and its stderr; a failure stops the bench with what it printed."""
-    started = time.perf_counter()
+@dataclass
+class Run:
+    wall: float  # seconds
+    cpu: float  # user + system seconds of the interpreter: steadier than wall time when other work shares the cores
+    stderr: str
+
+
+def _cpu_of_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(python: str, args: Sequence[str], cwd: Path) -> Run:
+    """One fresh interpreter, timed; a failure stops the bench with what it printed."""
+    cpu, started = _cpu_of_children(), time.perf_counter()
     result = subprocess.run([python, *args], cwd=cwd, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
+    wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"bench: `python {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
-    return seconds, result.stderr
+    return Run(wall, _cpu_of_children() - cpu, result.stderr)
 
 
 def import_floor_args(project: Path) -> list[str]:
@@ -117,39 +132,49 @@ def import_floor_args(project: Path) -> list[str]:
 PLAN_ARGS = ["-m", "cli", "plan", "--stack", BENCH_STACK]
 
 
-def median_ms(samples: list[float]) -> float:
-    return statistics.median(samples) * 1000
+@dataclass
+class Timing:
+    """Medians in milliseconds; `program` is the plan's own `planned in` (the program under the mock engine:
+    no interpreter start, imports, policy check, writing or printing)."""
+
+    wall: float
+    cpu: float
+    program: float | None = None
 
 
-def measure(project: Path, python: str, source_stack: str, counts: Sequence[int], repeat: int) -> dict[str, Any]:
-    """Median wall times (ms) of the import floor and of a plan per app count, with the plan's own `planned in`
-    (the program under the mock engine, without interpreter start, policies and writing)."""
+def _median(runs: list[Run]) -> Timing:
+    planned = [_PLANNED_IN.search(r.stderr) for r in runs]
+    programs = [float(m["seconds"]) * 1000 for m in planned if m]
+    return Timing(
+        statistics.median(r.wall for r in runs) * 1000,
+        statistics.median(r.cpu for r in runs) * 1000,
+        statistics.median(programs) if programs else None,
+    )
+
+
+def measure(project: Path, python: str, source_stack: str, counts: Sequence[int], repeat: int) -> tuple[Timing, dict[int, Timing]]:
+    """The import floor and a plan per app count, each the median of `repeat` fresh interpreters."""
     config_dir = project / "policies" / "config"
     if (config_dir / f"{source_stack}.json").exists():
         shutil.copy2(config_dir / f"{source_stack}.json", config_dir / f"{BENCH_STACK}.json")
     floor_args = import_floor_args(project)
     _run(python, floor_args, project)  # compiles the copy's bytecode: no run below pays for it
-    floor = median_ms([_run(python, floor_args, project)[0] for _ in range(repeat)])
-    plans: dict[int, tuple[float, float]] = {}
+    floor = _median([_run(python, floor_args, project) for _ in range(repeat)])
+    plans = {}
     for count in counts:
         write_bench_stack(project, source_stack, count)
-        walls, programs = [], []
-        for _ in range(repeat):
-            wall, stderr = _run(python, PLAN_ARGS, project)
-            planned = _PLANNED_IN.search(stderr)
-            walls.append(wall)
-            programs.append(float(planned["seconds"]) if planned else float("nan"))
-        plans[count] = (median_ms(walls), median_ms(programs))
-    return {"floor": floor, "plans": plans}
+        plans[count] = _median([_run(python, PLAN_ARGS, project) for _ in range(repeat)])
+    return floor, plans
 
 
-def per_app_ms(plans: dict[int, tuple[float, float]]) -> list[tuple[int, int, float]]:
-    """(from, to, ms per extra app) between each pair of consecutive app counts, and from the first to the last."""
+def per_app(plans: dict[int, Timing]) -> list[tuple[int, int, float, float]]:
+    """(from, to, wall ms, cpu ms per extra app) between consecutive app counts, and from the first to the last:
+    a cost that grows with the square of the apps shows as a larger step further up."""
     counts = sorted(plans)
-    pairs = list(zip(counts, counts[1:], strict=False))
+    pairs = list(itertools.pairwise(counts))
     if len(counts) > 2:
         pairs.append((counts[0], counts[-1]))
-    return [(a, b, (plans[b][0] - plans[a][0]) / (b - a)) for a, b in pairs]
+    return [(a, b, (plans[b].wall - plans[a].wall) / (b - a), (plans[b].cpu - plans[a].cpu) / (b - a)) for a, b in pairs]
 
 
 def machine() -> str:
@@ -157,36 +182,41 @@ def machine() -> str:
     return f"{os.cpu_count()} CPUs, load average {load}"
 
 
-def report(source_stack: str, repeat: int, result: dict[str, Any], before: str, after: str) -> str:
+def report(tree: Path, source_stack: str, repeat: int, floor: Timing, plans: dict[int, Timing], machines: tuple[str, str]) -> str:
     lines = [
-        f"offline plan bench: copies of stack {source_stack}'s {TEMPLATE_APP} app, median of {repeat} runs each",
-        f"machine: {before} (start), {after} (end)",
-        f"import floor: {result['floor']:.0f} ms (a fresh interpreter importing the modules a plan loads)",
-        f"{'apps':>5}  {'plan ms':>8}  {'program ms':>10}",
+        f"offline plan bench of {tree}: copies of stack {source_stack}'s {TEMPLATE_APP} app, median of {repeat} runs each",
+        f"machine: {machines[0]} (start), {machines[1]} (end)",
+        f"{'':>14}  {'wall ms':>8}  {'cpu ms':>8}  {'program ms':>10}",
+        f"{'import floor':>14}  {floor.wall:>8.0f}  {floor.cpu:>8.0f}  {'':>10}",
     ]
-    for count, (wall, program) in sorted(result["plans"].items()):
-        lines.append(f"{count:>5}  {wall:>8.0f}  {program:>10.0f}")
-    for a, b, ms in per_app_ms(result["plans"]):
-        lines.append(f"per extra app, {a} -> {b} apps: {ms:.1f} ms")
+    for count, timing in sorted(plans.items()):
+        program = f"{timing.program:.0f}" if timing.program is not None else "-"
+        lines.append(f"{f'{count} apps':>14}  {timing.wall:>8.0f}  {timing.cpu:>8.0f}  {program:>10}")
+    for a, b, wall, cpu in per_app(plans):
+        lines.append(f"per extra app, {a} -> {b} apps: {wall:.1f} ms wall, {cpu:.1f} ms cpu")
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cli.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cli.bench", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--from", dest="source", default="stg", help="the stack whose front app is copied (default stg)")
     parser.add_argument("--apps", type=int, nargs="+", default=[1, 50, 100], help="app counts to plan (default 1 50 100)")
     parser.add_argument("--repeat", type=int, default=5, help="runs per app count; the median is shown (default 5)")
-    parser.add_argument("--profile", type=Path, help="also write a cProfile of one plan of the last app count to this file")
+    parser.add_argument(
+        "--tree", type=Path, default=ROOT, help="the project to plan (default this checkout), e.g. an export of a base commit"
+    )
+    parser.add_argument("--profile", type=Path, help="also write a cProfile of one plan of the largest app count to this file")
     args = parser.parse_args(argv)
-    if len(args.apps) < 2 or min(args.apps) < 0 or args.repeat < 1:
-        parser.error("--apps takes two or more counts of 0 or more, --repeat 1 or more")
+    if len(set(args.apps)) < 2 or min(args.apps) < 0 or args.repeat < 1:
+        parser.error("--apps takes two or more different counts of 0 or more, --repeat 1 or more")
     counts = sorted(set(args.apps))
+    tree = args.tree.resolve()
     with tempfile.TemporaryDirectory(prefix="bluegreen-bench-") as tmp:
-        project = copy_project(ROOT, Path(tmp))
-        shutil.copy2(ROOT / f"Pulumi.{args.source}.yaml", project / f"Pulumi.{args.source}.yaml")
-        before = machine()
-        result = measure(project, sys.executable, args.source, counts, args.repeat)
-        print(report(args.source, args.repeat, result, before, machine()))
+        project = copy_project(tree, Path(tmp))
+        shutil.copy2(tree / f"Pulumi.{args.source}.yaml", project / f"Pulumi.{args.source}.yaml")
+        start = machine()
+        floor, plans = measure(project, sys.executable, args.source, counts, args.repeat)
+        print(report(tree, args.source, args.repeat, floor, plans, (start, machine())), flush=True)
         if args.profile:
             _run(sys.executable, ["-m", "cProfile", "-o", str(args.profile.resolve()), *PLAN_ARGS], project)
             print(f"profile of a {counts[-1]}-app plan: {args.profile} (python -m pstats {args.profile})")
