@@ -93,6 +93,14 @@ class Routes:
     def __init__(self, stack: Stack):
         self.stack = stack
         self.external_hosts = {h for se in stack.of(SERVICE_ENTRY) for h in items(se.spec.get("hosts"))}
+        # Looked up per destination: grouped once, in stack order, so each lookup reads only its Service's share.
+        self._rules_by_service: dict[tuple[str, str] | None, list[Resource]] = {}
+        for dr in stack.of(DESTINATION_RULE):
+            self._rules_by_service.setdefault(service_of_host(str(dr.spec.get("host", "")), dr.namespace), []).append(dr)
+        self._deployments_by_namespace: dict[str, list[Resource]] = {}
+        for d in stack.of(DEPLOYMENT):
+            if isinstance(d.namespace, str):  # a Service's namespace is (Stack.find)
+                self._deployments_by_namespace.setdefault(d.namespace, []).append(d)
 
     def service(self, host: str, namespace: str) -> Resource | None:
         key = service_of_host(host, namespace)
@@ -101,10 +109,9 @@ class Routes:
     def subsets(self, service: Resource) -> dict[str, Mapping[str, str]]:
         """Subset name -> labels, from the DestinationRules whose host is this Service."""
         found: dict[str, Mapping[str, str]] = {}
-        for dr in self.stack.of(DESTINATION_RULE):
-            if service_of_host(str(dr.spec.get("host", "")), dr.namespace) == (service.namespace, service.k8s_name):
-                for entry in map(as_mapping, items(dr.spec.get("subsets"))):
-                    found.setdefault(str(entry.get("name")), as_mapping(entry.get("labels")))
+        for dr in self._rules_by_service.get((service.namespace, service.k8s_name), []):
+            for entry in map(as_mapping, items(dr.spec.get("subsets"))):
+                found.setdefault(str(entry.get("name")), as_mapping(entry.get("labels")))
         return found
 
     def deployments(self, service: Resource, subset_labels: Mapping[str, str]) -> list[Resource]:
@@ -112,8 +119,8 @@ class Routes:
         wanted = {**as_mapping(service.spec.get("selector")), **subset_labels}
         return [
             d
-            for d in self.stack.of(DEPLOYMENT)
-            if d.namespace == service.namespace and wanted and wanted.items() <= pod_template_labels(d).items()
+            for d in self._deployments_by_namespace.get(service.namespace, [])
+            if wanted and wanted.items() <= pod_template_labels(d).items()
         ]
 
     def color_deployments(self, vs: Resource, dest: Destination) -> list[Resource] | None:
