@@ -218,7 +218,7 @@ def write_plan(plan: Plan, out_dir: Path, policy_failure: str | None = None) -> 
         (staging / "manifests").mkdir()
         for manifest in plan.manifests:
             (staging / "manifests" / manifest_filename(manifest)).write_text(manifest_yaml(manifest))
-        resources = [asdict(r) for r in plan.recording.resources]
+        resources = [r.as_json() for r in plan.recording.resources]
         (staging / "resources.json").write_text(json.dumps(resources, indent=2) + "\n")
         extras = {"outputs": plan.recording.outputs, "invokes": [asdict(i) for i in plan.recording.invokes]}
         (staging / "outputs.json").write_text(json.dumps(extras, indent=2, default=str) + "\n")
