@@ -8,7 +8,7 @@ SHARED ?= ../shared
 BASE ?= HEAD
 
 .DEFAULT_GOAL := help
-.PHONY: help deps lock plan test lint format validate pipeline policy-deps diff flip rollback canary cohorts status release drift e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
+.PHONY: help deps lock plan bench test lint format validate pipeline policy-deps diff flip rollback canary cohorts status release drift e2e-tools e2e-env e2e-up e2e-bench e2e e2e-down
 
 help: ## list the targets (this text)
 	@echo "usage: make <target> [STACK=stg] [APP=...] ...   (README: Set up, Release walkthrough)"
@@ -73,6 +73,10 @@ lock: ## re-resolve requirements*.txt into constraints.txt and policies/constrai
 # --- offline plan and tests ---------------------------------------------------------------------
 plan: deps ## render STACK offline into build/STACK/ and run the policy pack (make plan STACK=prod)
 	@$(PY) -m cli plan --stack $(STACK)
+
+# BENCH_ARGS passes options, e.g. --repeat 3, --from local, --tree <an export of a base commit> (see --help).
+bench: deps ## offline plan time for 1, 50 and 100 copies of front, ms per extra app, beside the import floor (prints numbers)
+	@$(PY) -m cli.bench $(BENCH_ARGS)
 
 # One worker per core (pytest-xdist); a test file stays on one worker, so a module's fixture (the real
 # Prometheus of tests/app/test_promotion_prometheus.py) starts once.

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,7 @@ def main(argv: list[str]) -> int:
             plan = run_plan(args.stack, args.root)
             result, code = (
                 {
-                    "resources": [asdict(r) for r in plan.recording.resources],
+                    "resources": [r.as_json() for r in plan.recording.resources],
                     "manifests": plan.manifests,
                     "outputs": plan.recording.outputs,
                 },

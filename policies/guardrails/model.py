@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -35,7 +36,8 @@ class Resource:
         # urn:pulumi:<stack>::<project>::<type chain>::<name>
         return self.urn.removeprefix("urn:pulumi:").split("::", 1)[0]
 
-    @property
+    # Cached: the stack-wide rules ask every resource for it many times (a frozen dataclass still has a __dict__).
+    @cached_property
     def group_kind(self) -> tuple[str, str] | None:
         """(API group, kind) of a Kubernetes resource, from its type token `kubernetes:<group>/<version>:<Kind>`."""
         parts = self.type.split(":")
@@ -82,19 +84,30 @@ class Violation:
 
 @dataclass
 class Stack:
-    """All resources of a stack, with the lookups the stack-wide rules need."""
+    """All resources of a stack, with the lookups the stack-wide rules need.
+
+    Indexed once by kind and by (kind, namespace, name): the rules look up per app, so a scan per lookup would
+    make a plan's policy check grow with the square of the apps."""
 
     resources: Sequence[Resource]
     _by_urn: dict[str, Resource] = field(init=False)
+    _by_kind: dict[tuple[str, str] | None, list[Resource]] = field(init=False)
+    _by_name: dict[tuple[tuple[str, str] | None, str, str], Resource] = field(init=False)
 
     def __post_init__(self) -> None:
         self._by_urn = {r.urn: r for r in self.resources}
+        self._by_kind, self._by_name = {}, {}
+        for r in self.resources:
+            self._by_kind.setdefault(r.group_kind, []).append(r)
+            namespace, name = r.namespace, r.k8s_name
+            if isinstance(namespace, str) and isinstance(name, str):  # what `find` is asked for (props may hold anything)
+                self._by_name.setdefault((r.group_kind, namespace, name), r)  # the first, as a scan finds it
 
     def of(self, group_kind: tuple[str, str]) -> list[Resource]:
-        return [r for r in self.resources if r.is_a(group_kind)]
+        return list(self._by_kind.get(group_kind, ()))
 
     def find(self, group_kind: tuple[str, str], namespace: str, name: str) -> Resource | None:
-        return next((r for r in self.of(group_kind) if r.namespace == namespace and r.k8s_name == name), None)
+        return self._by_name.get((group_kind, namespace, name))
 
     def depends_on(self, resource: Resource, target: Resource) -> bool:
         """Whether `resource` waits for `target`, directly or through other dependencies."""

@@ -93,6 +93,22 @@ class Routes:
     def __init__(self, stack: Stack):
         self.stack = stack
         self.external_hosts = {h for se in stack.of(SERVICE_ENTRY) for h in items(se.spec.get("hosts"))}
+        # Looked up per destination, so grouped once (in stack order): a lookup reads only its own Service's share,
+        # not every object of the stack (apps often share a namespace).
+        self._rules_by_service: dict[tuple[str, str], list[Resource]] = {}
+        for dr in stack.of(DESTINATION_RULE):
+            key = service_of_host(str(dr.spec.get("host", "")), dr.namespace)
+            if key and all(isinstance(part, str) for part in key):  # what a Service's (namespace, name) can equal
+                self._rules_by_service.setdefault(key, []).append(dr)
+        self._deployments_by_namespace: dict[str, list[Resource]] = {}
+        self._deployments_by_label: dict[tuple[str, str, str], list[Resource]] = {}
+        for d in stack.of(DEPLOYMENT):
+            if not isinstance(d.namespace, str):  # a Service's namespace is a string (Stack.find)
+                continue
+            self._deployments_by_namespace.setdefault(d.namespace, []).append(d)
+            for label, value in pod_template_labels(d).items():
+                if isinstance(label, str) and isinstance(value, str):
+                    self._deployments_by_label.setdefault((d.namespace, label, value), []).append(d)
 
     def service(self, host: str, namespace: str) -> Resource | None:
         key = service_of_host(host, namespace)
@@ -101,20 +117,24 @@ class Routes:
     def subsets(self, service: Resource) -> dict[str, Mapping[str, str]]:
         """Subset name -> labels, from the DestinationRules whose host is this Service."""
         found: dict[str, Mapping[str, str]] = {}
-        for dr in self.stack.of(DESTINATION_RULE):
-            if service_of_host(str(dr.spec.get("host", "")), dr.namespace) == (service.namespace, service.k8s_name):
-                for entry in map(as_mapping, items(dr.spec.get("subsets"))):
-                    found.setdefault(str(entry.get("name")), as_mapping(entry.get("labels")))
+        for dr in self._rules_by_service.get((service.namespace, service.k8s_name), []):
+            for entry in map(as_mapping, items(dr.spec.get("subsets"))):
+                found.setdefault(str(entry.get("name")), as_mapping(entry.get("labels")))
         return found
 
     def deployments(self, service: Resource, subset_labels: Mapping[str, str]) -> list[Resource]:
         """Deployments whose pods are endpoints of the Service and carry the subset's labels."""
         wanted = {**as_mapping(service.spec.get("selector")), **subset_labels}
-        return [
-            d
-            for d in self.stack.of(DEPLOYMENT)
-            if d.namespace == service.namespace and wanted and wanted.items() <= pod_template_labels(d).items()
+        if not wanted:
+            return []
+        # A match carries every wanted label, so the Deployments with the rarest one are all there is to check.
+        by_label = [
+            self._deployments_by_label.get((service.namespace, label, value), [])
+            for label, value in wanted.items()
+            if isinstance(label, str) and isinstance(value, str)
         ]
+        candidates = min(by_label, key=len) if by_label else self._deployments_by_namespace.get(service.namespace, [])
+        return [d for d in candidates if wanted.items() <= pod_template_labels(d).items()]
 
     def color_deployments(self, vs: Resource, dest: Destination) -> list[Resource] | None:
         """The Deployments behind a subset destination; None when the chain does not resolve."""

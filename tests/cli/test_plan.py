@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from cli.engine import Registration
-from cli.plan import POLICY_FAILED, PlanError, discard_plan, manifest_of, routing_tables, run_plan, write_plan
+from cli.plan import POLICY_FAILED, PlanError, discard_plan, manifest_of, manifest_yaml, routing_tables, run_plan, write_plan
 from cli.stackfile import SECRET_PLACEHOLDER, read_stack_config
 from tests.conftest import ROOT, SHARED
 
@@ -206,3 +206,26 @@ def test_cli_prints_messages_verbatim_not_as_markup(tmp_path):
     assert (
         f"apps.front.blue.image: must be an image reference such as registry/repo/name:1.2.3, got '{SECRET_PLACEHOLDER}'" in result.stdout
     )
+
+
+@pytest.fixture(scope="module")
+def every_stack_manifest(stg_plan) -> list[dict]:
+    return [m for stack in ("prod", "local") for m in run_plan(stack).manifests] + stg_plan.manifests
+
+
+ODD_MANIFESTS = [
+    # Folded at 80 columns (libyaml's text, unfolded, would differ), and escaped (libyaml escapes differently).
+    {"kind": "ConfigMap", "data": {"long": "word " * 40}},
+    {"kind": "ConfigMap", "data": {"json": '{\n "a": ' + '"word word", ' * 12 + "\n}"}},
+    {"kind": "ConfigMap", "data": {"unicode": "café " * 30, "short": "café ☕", "tab": "a\tb"}},
+    {"kind": "ConfigMap", "metadata": {"name": "x" * 200}, "data": {"k" * 130: "v", "nested": [[["y " * 30]]]}},
+    {"kind": "X", "spec": {"values": ["true", "null", "~", "1.0", "0o17", "2026-01-01", "- a", "a: b", "#c", "'", '"', "", " "]}},
+    {"kind": "X", "spec": {"numbers": [0, -1, 1.5, 1e300, float("inf"), True, None], 1: "an int key"}},
+    {"kind": "X", "spec": {"edge": "z" * 60 + " " + "z" * 30, "deep": {"a": {"b": {"c": {"d": {"e": "w " * 25}}}}}}},
+]
+
+
+def test_manifest_yaml_is_byte_for_byte_pyyamls_safe_dump(every_stack_manifest):
+    """cli.plan.manifest_yaml takes libyaml's text only where it is the pure-Python emitter's."""
+    for manifest in [*every_stack_manifest, *ODD_MANIFESTS]:
+        assert manifest_yaml(manifest) == yaml.safe_dump(manifest, sort_keys=False)
