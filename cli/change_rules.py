@@ -4,6 +4,10 @@
 sends users to a version that never served preview, canary or mirror traffic. Mandatory on the stacks in
 MANDATORY_STACKS (prod), advisory elsewhere, reported by `make diff` with the pack's findings and by the
 guarded edits against the committed stack file (a mandatory one refuses the edit).
+
+`autoscaling-while-serving`: a color that gets its HPA in a change while it serves production traffic
+loses its replicas for a moment: the Deployment stops carrying `spec.replicas` (the HPA's from now on),
+so the API server resets it to 1 until the HPA's first sync (about 15 s). Same levels, from `make diff`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,17 @@ FLIP_AFTER_PREVIEW = "flip-after-preview"
 DESCRIPTION = "A color gains production traffic only with an image it already ran before the change (previewed first)."
 MANDATORY_STACKS = ("prod",)
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+AUTOSCALING_WHILE_SERVING = "autoscaling-while-serving"
+AUTOSCALING_DESCRIPTION = "A color gets its HorizontalPodAutoscaler only while it serves no production traffic."
+HPA = "kubernetes:autoscaling/v2:HorizontalPodAutoscaler"
+
+
+def _level(stack: str) -> str:
+    return MANDATORY if stack in MANDATORY_STACKS else ADVISORY
+
+
+def _registered(plan: TreePlan, type_: str, name: str) -> bool:
+    return any(resource["type"] == type_ and resource["name"] == name for resource in plan.resources.values())
 
 
 def _images(plan: TreePlan, name: str) -> list[Any] | None:
@@ -36,7 +51,7 @@ def _finding(stack: str, app: str, color: str, weight: int, before: Traffic, aft
     return Finding(
         FLIP_AFTER_PREVIEW,
         DESCRIPTION,
-        MANDATORY if stack in MANDATORY_STACKS else ADVISORY,
+        _level(stack),
         None,
         f"{app}: {color} goes to {weight}% ({before.split_text()} -> {after.split_text()}) in the same change that "
         f"gives it the image {image}, which never served preview, canary or mirror traffic; change the image "
@@ -76,4 +91,31 @@ def untested_edit(
         was = committed.get(color, {}).get("image") if isinstance(committed.get(color), dict) else None
         if images.get(color) != was:
             findings.append(_finding(stack, app, color, weight, before, after, str(images.get(color))))
+    return findings
+
+
+def autoscaled_while_serving(base: TreePlan, head: TreePlan, stack: str) -> list[Finding]:
+    """`make diff`: one finding per app and color that serves production traffic before and after a change that
+    gives its running Deployment an HPA."""
+    findings = []
+    for app, after in head.traffic.items():
+        before = base.traffic.get(app)
+        if before is None:
+            continue
+        old = dict(before.split)
+        for color, weight in after.split:
+            name = f"{app}-{color}"
+            serving = weight > 0 and old.get(color, 0) > 0
+            if serving and _registered(head, HPA, name) and not _registered(base, HPA, name) and _registered(base, DEPLOYMENT, name):
+                findings.append(
+                    Finding(
+                        AUTOSCALING_WHILE_SERVING,
+                        AUTOSCALING_DESCRIPTION,
+                        _level(stack),
+                        None,
+                        f"{app}: {color} gets its HPA while it serves {old[color]}% -> {weight}% of production: its Deployment "
+                        f"stops carrying replicas, so the API server resets it to 1 until the HPA's first sync (about 15 s); "
+                        f"turn autoscaling on while {color} is idle (after a flip away from it), then flip back",
+                    )
+                )
     return findings

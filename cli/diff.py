@@ -344,7 +344,11 @@ def diff_stack(stack: str, base_ref: str, root: Path = ROOT, remove_apps: frozen
     result = compare(base, head, stack, label)
     result.removals_on_purpose = remove_apps
     if not head.missing:
-        result.policy = _policy_findings(stack, head, root) + change_rules.untested_targets(base, head, stack)
+        result.policy = (
+            _policy_findings(stack, head, root)
+            + change_rules.untested_targets(base, head, stack)
+            + change_rules.autoscaled_while_serving(base, head, stack)
+        )
     return result
 
 

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from cli import traffic
 from cli.__main__ import app as cli_app
-from cli.change_rules import untested_targets
+from cli.change_rules import autoscaled_while_serving, untested_targets
 from cli.diff import EXIT_CHANGES, EXIT_ERROR, TreePlan, compare
 from tests.stackfiles import copy_program, git, write_stack
 
@@ -105,3 +105,50 @@ def test_a_flip_to_the_committed_image_passes(tmp_path, config):
     git(tmp_path, "commit", "-qam", "green 1.6.0, previewed")
     result = edit(tmp_path, "prod", "flip", "--app", "front", "--to", "green")
     assert result.exit_code == 0 and "flip-after-preview" not in result.output, result.output
+
+
+def hpa(name):
+    return {
+        "urn": f"urn:hpa:{name}",
+        "type": "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "name": name,
+        "inputs": {},
+        "options": {},
+    }
+
+
+def autoscaled_plan(routing, *colors):
+    tree = plan(routing, "r/front:1.5.0")
+    tree.resources.update({f"urn:hpa:front-{c}": hpa(f"front-{c}") for c in colors})
+    return tree
+
+
+def test_autoscaling_turned_on_for_the_serving_color_is_flagged_mandatory_on_prod():
+    (finding,) = autoscaled_while_serving(autoscaled_plan(BLUE), autoscaled_plan(BLUE, "blue", "green"), "prod")
+    assert (finding.policy, finding.level) == ("autoscaling-while-serving", "mandatory")
+    assert finding.message.startswith("front: blue gets its HPA while it serves 100% -> 100% of production")
+    assert "resets it to 1 until the HPA's first sync" in finding.message
+    assert autoscaled_while_serving(autoscaled_plan(BLUE), autoscaled_plan(CANARY, "green"), "stg") == []  # green was idle
+
+
+def test_autoscaling_on_an_idle_color_or_already_on_passes_and_stg_is_advisory():
+    assert autoscaled_while_serving(autoscaled_plan(GREEN), autoscaled_plan(GREEN, "blue"), "prod") == []  # blue idle
+    assert autoscaled_while_serving(autoscaled_plan(BLUE, "blue"), autoscaled_plan(GREEN, "blue"), "prod") == []  # had it
+    (finding,) = autoscaled_while_serving(autoscaled_plan(CANARY), autoscaled_plan(CANARY, "green"), "stg")
+    assert finding.level == "advisory" and finding.message.startswith("front: green gets its HPA while it serves 10% -> 10%")
+
+
+def test_make_diff_flags_autoscaling_the_serving_color_from_the_real_plans(tmp_path, config):
+    copy_program(tmp_path)
+    write_stack(tmp_path, "stg", config)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", "blue serves")
+    config["apps"]["front"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 6}
+    for color in ("blue", "green"):
+        config["apps"]["front"][color].pop("replicas", None)
+    write_stack(tmp_path, "stg", config)
+    result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(tmp_path)])
+    assert result.exit_code == EXIT_CHANGES, result.output  # advisory on stg
+    assert "  [advisory] autoscaling-while-serving: front: blue gets its HPA while it serves 100% -> 100%" in result.output
+    assert "autoscaling-while-serving: front: green" not in result.output  # idle: nothing to lose
