@@ -26,6 +26,19 @@ def plan(routing, green_image):
     return TreePlan({r["urn"]: r for r in resources}, {"front": routing}, {})
 
 
+def commit_project(tmp_path, stack, config, message):
+    """A git project of the program with Pulumi.<stack>.yaml from `config`, committed."""
+    copy_program(tmp_path)
+    write_stack(tmp_path, stack, config)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", ".")
+    git(tmp_path, "commit", "-qm", message)
+
+
+def diff_stg_against_head(tmp_path):
+    return CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(tmp_path)])
+
+
 def test_a_flip_to_a_new_image_in_the_same_change_is_flagged_mandatory_on_prod():
     (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.6.0"), "prod")
     assert (finding.policy, finding.level) == ("flip-after-preview", "mandatory")
@@ -51,15 +64,11 @@ def test_a_flip_to_the_previewed_image_or_an_image_change_alone_passes():
 
 
 def test_make_diff_reports_it_from_the_real_plans(tmp_path, config):
-    copy_program(tmp_path)
-    write_stack(tmp_path, "stg", config)
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", ".")
-    git(tmp_path, "commit", "-qm", "blue serves")
+    commit_project(tmp_path, "stg", config, "blue serves")
     config["apps"]["front"].update(activeColor="green", previousColor="blue")
     config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
     write_stack(tmp_path, "stg", config)
-    result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(tmp_path)])
+    result = diff_stg_against_head(tmp_path)
     assert result.exit_code == EXIT_CHANGES, result.output  # advisory on stg
     assert "  [advisory] flip-after-preview: front: green goes to 100% (blue 100% -> green 100%)" in result.output
 
@@ -68,11 +77,7 @@ def committed_project(tmp_path, config, stack):
     """A git project whose committed stack file has green on 1.5.0; the working tree gives green 1.6.0."""
     if stack == "prod":
         config["gateway"]["tls"] = {"credentialName": "front-tls"}
-    copy_program(tmp_path)
-    write_stack(tmp_path, stack, config)
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", ".")
-    git(tmp_path, "commit", "-qm", "green previewed on 1.5.0")
+    commit_project(tmp_path, stack, config, "green previewed on 1.5.0")
     config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
     return write_stack(tmp_path, stack, config)
 
@@ -139,16 +144,12 @@ def test_autoscaling_on_an_idle_color_or_already_on_passes_and_stg_is_advisory()
 
 
 def test_make_diff_flags_autoscaling_the_serving_color_from_the_real_plans(tmp_path, config):
-    copy_program(tmp_path)
-    write_stack(tmp_path, "stg", config)
-    git(tmp_path, "init", "-q")
-    git(tmp_path, "add", ".")
-    git(tmp_path, "commit", "-qm", "blue serves")
+    commit_project(tmp_path, "stg", config, "blue serves")
     config["apps"]["front"]["autoscaling"] = {"minReplicas": 2, "maxReplicas": 6}
     for color in ("blue", "green"):
         config["apps"]["front"][color].pop("replicas", None)
     write_stack(tmp_path, "stg", config)
-    result = CliRunner().invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(tmp_path)])
+    result = diff_stg_against_head(tmp_path)
     assert result.exit_code == EXIT_CHANGES, result.output  # advisory on stg
     assert "  [advisory] autoscaling-while-serving: front: blue gets its HPA while it serves 100% -> 100%" in result.output
     assert "autoscaling-while-serving: front: green" not in result.output  # idle: nothing to lose
