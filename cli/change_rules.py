@@ -35,16 +35,16 @@ def _level(stack: str) -> str:
     return MANDATORY if stack in MANDATORY_STACKS else ADVISORY
 
 
-def _registered(plan: TreePlan, type_: str, name: str) -> bool:
-    return any(resource["type"] == type_ and resource["name"] == name for resource in plan.resources.values())
+def _resource(plan: TreePlan, type_: str, name: str) -> dict[str, Any] | None:
+    return next((r for r in plan.resources.values() if r["type"] == type_ and r["name"] == name), None)
 
 
 def _images(plan: TreePlan, name: str) -> list[Any] | None:
-    for resource in plan.resources.values():
-        if resource["type"] == DEPLOYMENT and resource["name"] == name:
-            containers = resource["inputs"].get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-            return [container.get("image") for container in containers]
-    return None
+    resource = _resource(plan, DEPLOYMENT, name)
+    if resource is None:
+        return None
+    containers = resource["inputs"].get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    return [container.get("image") for container in containers]
 
 
 def _finding(stack: str, app: str, color: str, weight: int, before: Traffic, after: Traffic, image: str) -> Finding:
@@ -106,7 +106,8 @@ def autoscaled_while_serving(base: TreePlan, head: TreePlan, stack: str) -> list
         for color, weight in after.split:
             name = f"{app}-{color}"
             serving = weight > 0 and old.get(color, 0) > 0
-            if serving and _registered(head, HPA, name) and not _registered(base, HPA, name) and _registered(base, DEPLOYMENT, name):
+            gets_hpa = _resource(head, HPA, name) is not None and _resource(base, HPA, name) is None
+            if serving and gets_hpa and _resource(base, DEPLOYMENT, name) is not None:
                 findings.append(
                     Finding(
                         AUTOSCALING_WHILE_SERVING,
