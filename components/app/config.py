@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic.alias_generators import to_camel
 
-from ..shared.colors import Color, other_color
+from ..shared.colors import COLORS, Color, other_color
 from ..shared.fields import (
     Boolean,
     Cidr,
@@ -479,7 +479,7 @@ class AppConfig(Model):
                     f"got {self.color(color).replicas}: remove it, or set 0 to scale {color} down"
                 ),
             )
-            for color in ("blue", "green")
+            for color in COLORS
             if "replicas" in self.color(color).model_fields_set and self.color(color).replicas != 0
         ]
 
