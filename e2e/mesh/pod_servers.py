@@ -245,13 +245,10 @@ class PodServer:
     def kill(self) -> None:
         """The pod is gone and kwok has given its IP to a new pod: a kubelet would have stopped this pod's
         containers before its IP was free, so stop now (kwok deletes a pod object at once, grace period or not)."""
-        self._gone.set()
-        if self.state == "serving":
-            self.state = "terminating"
-            threading.Thread(target=self._stop_after_pre_stop, daemon=True).start()
-        self.httpd.shutdown()
+        self._gone.set()  # the stop (started here, or already under way) skips the rest of preStop and grace
+        self.stop()
+        self.httpd.shutdown()  # the listener now, not when the stopping thread gets to it: the new pod binds next
         self.httpd.server_close()
-        self._kill_connections()
 
     def report(self) -> dict[str, Any]:
         return {**self.pod.__dict__, "state": self.state, "requests": self.requests}
