@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.app.applied import own_stack_outputs, previous
 from components.app.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
 from components.config import ConfigError, parse_stack_config, raw_pulumi_config
 from components.platform.cluster import (
@@ -89,6 +90,9 @@ gateway = IngressGateway(
     IngressGatewayArgs(config=config.gateway),
     pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[config.gateway.namespace], *platform]),
 )
+# What each app served after this stack's last successful `pulumi up`, read from its own outputs
+# (components/app/applied.py): the policy pack's flip-after-preview compares each switch gate with it.
+before = own_stack_outputs()
 apps = {
     name: BlueGreenApp(
         name,
@@ -100,6 +104,7 @@ apps = {
             callers=tuple(config.allowed_callers(name)),
             # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).
             cluster={"kubeconfig": cluster.kubeconfig} if config.cluster.gke else config.cluster.kubeconfig_access,
+            previous=before.apply(lambda outputs, name=name: previous(outputs, name)),
         ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[app.namespace], gateway]),
     )

@@ -11,6 +11,7 @@ from . import delivery, policy_check
 from .delivery import console, fail, note
 from .engine import ROOT
 from .history import apps_committed
+from .placeholders import NO_PREVIOUS, STACK_REFERENCE
 from .plan import (
     POLICY_FAILED,
     PlanError,
@@ -71,6 +72,8 @@ def plan(
         console.print(table)
     for invoke in result.recording.invokes:
         note("yellow", "placeholder", f" answer for invoke {invoke.token}: {invoke.answer}")
+    for _, name, _ in (read for read in result.recording.reads if read[0] == STACK_REFERENCE):
+        note("yellow", "placeholder", f" answer for the stack reference {name}: {NO_PREVIOUS}")
     for release in unrendered_releases(result.recording):
         note("yellow", "not rendered", f" helm release {release}: templates come from the chart at `pulumi up`")
     for key in result.secret_keys:

@@ -1,29 +1,33 @@
-"""Rules over a change (BASE -> working tree) that the policy pack cannot judge: it sees one state, not two.
+"""Rules over a change (BASE -> working tree): both states at once, which the policy pack never has.
 
 `flip-after-preview`: a color that gains production traffic in the same change that gives it a new image
-sends users to a version that never served preview, canary or mirror traffic. Mandatory on the stacks in
-MANDATORY_STACKS (prod), advisory elsewhere, reported by `make diff` with the pack's findings and by the
-guarded edits against the committed stack file (a mandatory one refuses the edit).
+sends users to a version that never served preview, canary or mirror traffic. The rule and its message are
+the pack's (policies/guardrails/release.py, which judges it against what the last `pulumi up` applied), and so
+is its level: the project's pack config for the stack (policies/config/prod.json makes it mandatory, advisory
+elsewhere). Reported by `make diff` with the pack's findings and by the guarded edits against the committed
+stack file (a mandatory one refuses the edit).
 
 `autoscaling-while-serving`: a color that gets its HPA in a change while it serves production traffic
 loses its replicas for a moment: the Deployment stops carrying `spec.replicas` (the HPA's from now on),
-so the API server resets it to 1 until the HPA's first sync (about 15 s). Same levels, from `make diff`.
+so the API server resets it to 1 until the HPA's first sync (about 15 s). Mandatory on the stacks in
+MANDATORY_STACKS (prod), advisory elsewhere, from `make diff`.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policies.guardrails.catalog import ADVISORY, MANDATORY
+from policies.guardrails.catalog import ADVISORY, DISABLED, MANDATORY, rule
 from policies.guardrails.evaluate import Finding
+from policies.guardrails.release import FLIP_AFTER_PREVIEW, untested_flips
 
+from .policy_check import project_level
 from .traffic import Traffic
 
 if TYPE_CHECKING:
     from .diff import TreePlan
 
-FLIP_AFTER_PREVIEW = "flip-after-preview"
-DESCRIPTION = "A color gains production traffic only with an image it already ran before the change (previewed first)."
 MANDATORY_STACKS = ("prod",)
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 AUTOSCALING_WHILE_SERVING = "autoscaling-while-serving"
@@ -47,24 +51,17 @@ def _images(plan: TreePlan, name: str) -> list[Any] | None:
     return [container.get("image") for container in containers]
 
 
-def _finding(stack: str, app: str, color: str, weight: int, before: Traffic, after: Traffic, image: str) -> Finding:
-    return Finding(
-        FLIP_AFTER_PREVIEW,
-        DESCRIPTION,
-        _level(stack),
-        None,
-        f"{app}: {color} goes to {weight}% ({before.split_text()} -> {after.split_text()}) in the same change that "
-        f"gives it the image {image}, which never served preview, canary or mirror traffic; change the image "
-        f"first (merge and pulumi up), preview it, then move traffic in a change of its own",
-    )
+def _untested(
+    stack: str, root: Path, app: str, before: Traffic, after: Traffic, images_before: dict[str, Any], images_after: dict[str, Any]
+) -> list[Finding]:
+    level = project_level(stack, root, FLIP_AFTER_PREVIEW)
+    if level == DISABLED:
+        return []
+    messages = untested_flips(app, before.split, after.split, images_before, images_after)
+    return [Finding(FLIP_AFTER_PREVIEW, rule(FLIP_AFTER_PREVIEW).description, level, None, message) for message in messages]
 
 
-def _gains(before: Traffic, after: Traffic) -> list[tuple[str, int]]:
-    old = dict(before.split)
-    return [(color, weight) for color, weight in after.split if weight > old.get(color, 0)] if before.split else []
-
-
-def untested_targets(base: TreePlan, head: TreePlan, stack: str) -> list[Finding]:
+def untested_targets(base: TreePlan, head: TreePlan, stack: str, root: Path) -> list[Finding]:
     """`make diff`: one finding per app and color that gains weight while its Deployment's image changes (or
     appears). A new app is not judged: there was nothing to preview it against."""
     findings = []
@@ -72,26 +69,28 @@ def untested_targets(base: TreePlan, head: TreePlan, stack: str) -> list[Finding
         before = base.traffic.get(app)
         if before is None:
             continue
-        for color, weight in _gains(before, after):
-            old_images, new_images = _images(base, f"{app}-{color}"), _images(head, f"{app}-{color}")
-            if old_images != new_images:
-                findings.append(_finding(stack, app, color, weight, before, after, ", ".join(map(str, new_images or [])) or "(none)"))
+        colors = [color for color, _ in after.split]
+        images_before = {color: _images(base, f"{app}-{color}") for color in colors}
+        images_after = {color: _images(head, f"{app}-{color}") for color in colors}
+        findings += _untested(stack, root, app, before, after, images_before, images_after)
     return findings
 
 
 def untested_edit(
-    stack: str, app: str, before: Traffic, after: Traffic, images: dict[str, str | None], committed: dict[str, Any] | None
+    stack: str,
+    root: Path,
+    app: str,
+    before: Traffic,
+    after: Traffic,
+    images: dict[str, str | None],
+    committed: dict[str, Any] | None,
 ) -> list[Finding]:
     """A guarded edit (a flip, a canary, the last release step): the same finding when a color gaining weight runs
     an image other than the one committed (git HEAD) for it, i.e. the uncommitted change gives it a new one."""
     if committed is None:  # git cannot tell: judged by `make diff` in the merge request
         return []
-    findings = []
-    for color, weight in _gains(before, after):
-        was = committed.get(color, {}).get("image") if isinstance(committed.get(color), dict) else None
-        if images.get(color) != was:
-            findings.append(_finding(stack, app, color, weight, before, after, str(images.get(color))))
-    return findings
+    was = {color: spec.get("image") if isinstance(spec, dict) else None for color, spec in committed.items()}
+    return _untested(stack, root, app, before, after, was, dict(images))
 
 
 def autoscaled_while_serving(base: TreePlan, head: TreePlan, stack: str) -> list[Finding]:

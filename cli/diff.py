@@ -346,7 +346,7 @@ def diff_stack(stack: str, base_ref: str, root: Path = ROOT, remove_apps: frozen
     if not head.missing:
         result.policy = (
             _policy_findings(stack, head, root)
-            + change_rules.untested_targets(base, head, stack)
+            + change_rules.untested_targets(base, head, stack, root)
             + change_rules.autoscaled_while_serving(base, head, stack)
         )
     return result

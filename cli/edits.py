@@ -245,7 +245,10 @@ def _untested(root: Path, stack: str, config: StackConfig, change: Change) -> li
     cfg = config.apps[change.app]
     images: dict[str, str | None] = {color: cfg.color(color).image for color in COLORS}
     committed = committed_app(root, stack, project_name(root), change.app)
-    findings = change_rules.untested_edit(stack, change.app, change.before, change.after, images, committed)
+    try:
+        findings = change_rules.untested_edit(stack, root, change.app, change.before, change.after, images, committed)
+    except PackConfigError as err:
+        raise Refused(f"invalid policy pack config for stack {stack}: {err}; nothing written") from None
     mandatory = [policy_check.finding_line(f) for f in findings if f.level == MANDATORY]
     if mandatory:
         raise Refused("the edit moves traffic to an image nobody previewed, nothing written:\n" + "\n".join(mandatory))

@@ -268,6 +268,7 @@ def run_program(
         _Mocks(recording, preview),
         project=project,
         stack=stack,
+        organization="organization",  # the diy backend's name for every organization
         preview=preview,
         logger=logger,
         monitor=RecordingMonitor(recording, preview),

@@ -12,6 +12,7 @@ from policies.guardrails.evaluate import (
     has_mandatory,
     load_config,
     report,
+    resolve,
 )
 from policies.guardrails.model import Resource
 
@@ -57,6 +58,12 @@ def check_project(stack: str, registrations: Iterable[Registration], root: Path)
     """The pack's findings on a plan of the project at `root`, with that project's pack config for `stack`
     (defaults without one); a bad pack config raises PackConfigError."""
     return evaluate(_resources(registrations), load_config(stack_policy_config(stack, root / POLICY_CONFIG)))
+
+
+def project_level(stack: str, root: Path, policy: str) -> str:
+    """`policy`'s level for `stack` in the project at `root` (its pack config, else the policy's own level); a bad
+    pack config raises PackConfigError."""
+    return resolve(load_config(stack_policy_config(stack, root / POLICY_CONFIG)))[policy].level
 
 
 def finding_resource(finding: Finding) -> str:

@@ -13,6 +13,7 @@ from ..shared import naming
 from ..shared.colors import COLORS, Color
 from ..shared.k8s import apply_manifest
 from . import autoscaling, callers, dashboard, drain, istio_routing, workload
+from .applied import OUTPUT_KEY, applied, images, once_applied
 from .config import AppConfig
 from .routing import routing_model
 from .scale_down_delay import ScaleDownDelay
@@ -31,6 +32,9 @@ class BlueGreenAppArgs:
     cluster: Mapping[str, Any] = field(default_factory=dict)
     # Namespaces whose mesh workloads may call the app (StackConfig.allowed_callers); None = its own only.
     callers: tuple[str, ...] | None = None
+    # What the app served after the last successful `pulumi up` (applied.previous), for the switch gate's inputs;
+    # None: nothing known (the first `up`, the offline plan).
+    previous: pulumi.Input[Mapping[str, Any] | None] = None
 
 
 def preview_url(cfg: AppConfig, scheme: str) -> str | None:
@@ -58,7 +62,7 @@ class BlueGreenApp(pulumi.ComponentResource):
         # also when no Deployment changed in this run: a refusal fails `pulumi up` and leaves routing as it was.
         self.gate = SwitchGate(
             naming.switch_gate_name(name),
-            switch_gate_props(name, cfg, model, args.cluster),
+            switch_gate_props(name, cfg, model, args.cluster, args.previous),
             pulumi.ResourceOptions(parent=self, depends_on=ready),
         )
         self.virtual_service = apply_manifest(
@@ -104,8 +108,10 @@ class BlueGreenApp(pulumi.ComponentResource):
             "activeColor": model.active,
             "idleColor": model.idle,
             "canaryWeight": model.idle_weight,
-            "images": {color: cfg.color(color).image for color in COLORS},
+            "images": images(cfg),
             "previewUrl": preview_url(cfg, args.scheme),
+            # Only after the Deployments and the state ConfigMap: the next run's `previous` (applied.py).
+            OUTPUT_KEY: once_applied(applied(cfg, model), [*self.deployments.values(), self.state]),
         }
         self.register_outputs(self.outputs)
 

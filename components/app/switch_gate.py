@@ -43,6 +43,7 @@ from ..shared.colors import COLORS, Color
 from ..shared.fields import whole_numbers
 from ..shared.kube_client import api_client
 from . import promotion
+from .applied import images
 from .autoscaling import share_needs
 from .config import AppConfig, PromotionAnalysis, duration_seconds
 from .promotion_gate import Waiting, check_metrics, to_stderr
@@ -63,8 +64,11 @@ class SwitchRefused(Exception):
 # --- inputs -----------------------------------------------------------------------------------------
 
 
-def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Mapping[str, Any]) -> dict[str, Any]:
-    """The gate's inputs for this routing: camelCase, plain values (the analysis as its config dict)."""
+def switch_gate_props(
+    app: str, cfg: AppConfig, model: RoutingModel, cluster: Mapping[str, Any], previous: pulumi.Input[Mapping[str, Any] | None] = None
+) -> dict[str, Any]:
+    """The gate's inputs for this routing: camelCase, plain values (the analysis as its config dict), and `previous`,
+    what the app served after the last successful `pulumi up` (applied.py; None: nothing known)."""
     weights = promotion.default_weights(model)
     analysis = cfg.promotion.analysis
     cohort = promotion.cohort_color(model)  # A/B cohort users are production traffic too
@@ -76,6 +80,10 @@ def switch_gate_props(app: str, cfg: AppConfig, model: RoutingModel, cluster: Ma
         "readinessTimeoutSeconds": duration_seconds(cfg.readiness_timeout),
         "analysis": analysis_props(analysis) if analysis else None,
         "cluster": dict(cluster),
+        # For the policy pack (flip-after-preview), not gated keys: the images this run gives each color, and what
+        # the app served before, as the pack sees only these inputs. `previous` is None when nothing is known.
+        "images": images(cfg),
+        "previous": previous,
     }
     if cfg.autoscaling is not None:  # only when autoscaled: other stacks keep their inputs
         props["followLoad"] = True

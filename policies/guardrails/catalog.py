@@ -259,6 +259,13 @@ RULES: tuple[Rule, ...] = (
         release.post_flip_bake_covers_window,
     ),
     Rule(
+        release.FLIP_AFTER_PREVIEW,
+        release.FLIP_AFTER_PREVIEW_DESCRIPTION,
+        ADVISORY,  # mandatory on prod: policies/config/prod.json
+        "resource",
+        release.flip_after_preview,
+    ),
+    Rule(
         "node-pool-hardening",
         "GKE node pools auto-repair, auto-upgrade, use shielded nodes, GKE_METADATA and a dedicated service account.",
         MANDATORY,
