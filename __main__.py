@@ -2,7 +2,7 @@
 
 import pulumi
 
-from components.app.applied import own_stack_outputs, previous
+from components.app.applied import own_stack_outputs, previous_for
 from components.app.bluegreen_app import BlueGreenApp, BlueGreenAppArgs
 from components.config import ConfigError, parse_stack_config, raw_pulumi_config
 from components.platform.cluster import (
@@ -104,7 +104,7 @@ apps = {
             callers=tuple(config.allowed_callers(name)),
             # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).
             cluster={"kubeconfig": cluster.kubeconfig} if config.cluster.gke else config.cluster.kubeconfig_access,
-            previous=before.apply(lambda outputs, name=name: previous(outputs, name)),
+            previous=previous_for(before, name),
         ),
         pulumi.ResourceOptions(providers=[provider], depends_on=[namespaces[app.namespace], gateway]),
     )

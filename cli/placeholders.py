@@ -48,7 +48,9 @@ def gateway_service(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
 
 
 STACK_REFERENCE = "pulumi:pulumi:StackReference"
-NO_PREVIOUS = "no outputs: no switch gate has a previous routing, so flip-after-preview does not judge offline (make diff compares with BASE)"
+NO_PREVIOUS = (
+    "no outputs: no switch gate has a previous routing, so flip-after-preview does not judge offline (make diff compares with BASE)"
+)
 
 
 def no_previous_outputs(name: str, inputs: dict[str, Any]) -> dict[str, Any]:

@@ -56,3 +56,8 @@ def previous(outputs: Mapping[str, Any] | None, app: str) -> dict[str, Any] | No
     entry = apps.get(app) if isinstance(apps, Mapping) else None
     value = entry.get(OUTPUT_KEY) if isinstance(entry, Mapping) else None
     return dict(value) if isinstance(value, Mapping) else None
+
+
+def previous_for(outputs: pulumi.Output[Any], app: str) -> pulumi.Output[dict[str, Any] | None]:
+    """`previous` of `app` once the stack's outputs are read."""
+    return outputs.apply(lambda read: previous(read, app))

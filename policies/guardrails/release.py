@@ -8,7 +8,7 @@ successful `pulumi up` (the gate's `previous` input) and what this run gives it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from .model import UNKNOWN, Resource, as_mapping, items
 
@@ -91,10 +91,9 @@ def by_share(weights: Mapping[str, Any]) -> list[tuple[str, int]]:
     return sorted(((color, int(weight)) for color, weight in weights.items() if weight), key=lambda cw: (-cw[1], cw[0]))
 
 
-def _known(value: Any) -> bool:
-    if isinstance(value, Mapping):
-        return all(map(_known, value.values()))
-    return value is not UNKNOWN
+def _known_map(value: Any) -> TypeGuard[Mapping[str, Any]]:
+    """A mapping with no value unknown during preview."""
+    return isinstance(value, Mapping) and all(v is not UNKNOWN for v in value.values())
 
 
 def flip_after_preview(resource: Resource, config: Mapping[str, Any]) -> list[str]:
@@ -105,6 +104,6 @@ def flip_after_preview(resource: Resource, config: Mapping[str, Any]) -> list[st
     props, previous = resource.props, as_mapping(resource.props.get("previous"))
     weights, images = props.get("weights"), props.get("images")
     old_weights, old_images = previous.get("weights"), previous.get("images")
-    if not all(isinstance(v, Mapping) and _known(v) for v in (weights, images, old_weights, old_images)):
+    if not (_known_map(weights) and _known_map(images) and _known_map(old_weights) and _known_map(old_images)):
         return []
     return untested_flips(props.get("app", resource.name), by_share(old_weights), by_share(weights), old_images, images)

@@ -69,6 +69,11 @@ def test_exports_colors_images_and_preview_url(run_stack, config):
         "canaryWeight": 0,
         "images": {"blue": "asia-docker.pkg.dev/acme/web/front:1.4.2", "green": "asia-docker.pkg.dev/acme/web/front:1.5.0"},
         "previewUrl": "http://front.stg.example.com/test/",
+        # What this run applies, resolved after the app's Deployments and state ConfigMap: the next run's previous.
+        "applied": {
+            "weights": {"blue": 0, "green": 100},
+            "images": {"blue": "asia-docker.pkg.dev/acme/web/front:1.4.2", "green": "asia-docker.pkg.dev/acme/web/front:1.5.0"},
+        },
     }
 
 

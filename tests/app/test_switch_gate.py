@@ -243,6 +243,22 @@ def test_inputs_carry_weights_replicas_of_colors_with_traffic_and_the_timeout(co
     assert gate_props(config, activeColor="blue", canaryWeight=0)["replicas"] == {"blue": 3}
 
 
+def test_inputs_carry_each_colors_image_and_what_the_app_served_before_for_the_pack(config):
+    cfg = parse_stack_config(config).apps["front"]
+    before = {"weights": {"blue": 100, "green": 0}, "images": {"blue": "r/front:1.4.2", "green": "r/front:1.5.0"}}
+    props = switch_gate_props("front", cfg, routing_model(cfg), {}, before)
+    assert props["images"] == {"blue": "asia-docker.pkg.dev/acme/web/front:1.4.2", "green": "asia-docker.pkg.dev/acme/web/front:1.5.0"}
+    assert props["previous"] is before
+    assert switch_gate_props("front", cfg, routing_model(cfg), {})["previous"] is None  # nothing known: not judged
+
+
+def test_diff_what_served_before_or_an_image_alone_runs_nothing(config):
+    olds = outs_of(gate_props(config))
+    news = {**gate_props(config, green={"image": "r/front:2", "replicas": 3}), "previous": {"weights": {"blue": 0, "green": 100}}}
+    assert news["images"]["green"] == "r/front:2"
+    assert SwitchGateProvider().diff("app/front", olds, news).changes is False
+
+
 def test_diff_a_routing_change_is_an_update_never_a_replacement(config):
     olds = outs_of(gate_props(config))
     news = gate_props(config, activeColor="green")

@@ -1,7 +1,9 @@
 """Issue 19.6: a flip in the same change that gives the target color a new image is flagged by `make diff`:
-mandatory on prod (the diff fails), advisory on stg."""
+mandatory on prod (the diff fails), advisory on stg: the levels of the project's pack config."""
 
 from __future__ import annotations
+
+import shutil
 
 from typer.testing import CliRunner
 
@@ -9,6 +11,7 @@ from cli import traffic
 from cli.__main__ import app as cli_app
 from cli.change_rules import autoscaled_while_serving, untested_targets
 from cli.diff import EXIT_CHANGES, EXIT_ERROR, TreePlan, compare
+from tests.conftest import ROOT
 from tests.stackfiles import copy_program, git, write_stack
 
 BLUE = traffic.Traffic((("blue", 100),), ("green",))
@@ -27,8 +30,9 @@ def plan(routing, green_image):
 
 
 def commit_project(tmp_path, stack, config, message):
-    """A git project of the program with Pulumi.<stack>.yaml from `config`, committed."""
+    """A git project of the program and its pack configs with Pulumi.<stack>.yaml from `config`, committed."""
     copy_program(tmp_path)
+    shutil.copytree(ROOT / "policies" / "config", tmp_path / "policies" / "config")
     write_stack(tmp_path, stack, config)
     git(tmp_path, "init", "-q")
     git(tmp_path, "add", ".")
@@ -40,7 +44,7 @@ def diff_stg_against_head(tmp_path):
 
 
 def test_a_flip_to_a_new_image_in_the_same_change_is_flagged_mandatory_on_prod():
-    (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.6.0"), "prod")
+    (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.6.0"), "prod", ROOT)
     assert (finding.policy, finding.level) == ("flip-after-preview", "mandatory")
     assert finding.message == (
         "front: green goes to 100% (blue 100% -> green 100%) in the same change that gives it the image r/front:1.6.0, "
@@ -53,14 +57,22 @@ def test_a_flip_to_a_new_image_in_the_same_change_is_flagged_mandatory_on_prod()
 
 
 def test_advisory_on_stg_and_for_a_canary_too():
-    (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(CANARY, "r/front:1.6.0"), "stg")
+    (finding,) = untested_targets(plan(BLUE, "r/front:1.5.0"), plan(CANARY, "r/front:1.6.0"), "stg", ROOT)
     assert finding.level == "advisory" and finding.message.startswith("front: green goes to 10% (blue 100% -> blue 90% / green 10%)")
 
 
 def test_a_flip_to_the_previewed_image_or_an_image_change_alone_passes():
-    assert untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.5.0"), "prod") == []
-    assert untested_targets(plan(BLUE, "r/front:1.5.0"), plan(BLUE, "r/front:1.6.0"), "prod") == []
-    assert untested_targets(plan(GREEN, "r/front:1.5.0"), plan(BLUE, "r/front:1.6.0"), "prod") == []  # green loses traffic
+    assert untested_targets(plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.5.0"), "prod", ROOT) == []
+    assert untested_targets(plan(BLUE, "r/front:1.5.0"), plan(BLUE, "r/front:1.6.0"), "prod", ROOT) == []
+    assert untested_targets(plan(GREEN, "r/front:1.5.0"), plan(BLUE, "r/front:1.6.0"), "prod", ROOT) == []  # green loses traffic
+
+
+def test_the_level_is_the_projects_pack_config(tmp_path):
+    flip = (plan(BLUE, "r/front:1.5.0"), plan(GREEN, "r/front:1.6.0"))
+    assert [f.level for f in untested_targets(*flip, "prod", tmp_path)] == ["advisory"]  # no pack config: the rule's own
+    (tmp_path / "policies" / "config").mkdir(parents=True)
+    (tmp_path / "policies" / "config" / "prod.json").write_text('{"flip-after-preview": "disabled"}')
+    assert untested_targets(*flip, "prod", tmp_path) == []
 
 
 def test_make_diff_reports_it_from_the_real_plans(tmp_path, config):

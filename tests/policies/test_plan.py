@@ -101,6 +101,6 @@ def test_plan_fails_on_a_missing_or_invalid_pack_config(tmp_path):
     text, passed = run("stg", recording, bad)
     assert not passed and text == f"invalid policy pack config {bad}: pod-probes.probes: unknown property (known: none)"
     assert run("stg", recording) == (
-        "policy pack config: policies/config/stg.json\nPolicies: bluegreen-guardrails@v0.1.0: 21 policies, no violations",
+        "policy pack config: policies/config/stg.json\nPolicies: bluegreen-guardrails@v0.1.0: 22 policies, no violations",
         True,
     )

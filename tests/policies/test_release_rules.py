@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
+from cli import placeholders
 from cli.policy_check import records
 from policies.guardrails.catalog import rule
-from policies.guardrails.model import Resource
+from policies.guardrails.evaluate import evaluate, load_config
+from policies.guardrails.model import UNKNOWN, Resource
 from policies.guardrails.release import SWITCH_GATE
+from tests.conftest import ROOT
 from tests.policy_records import urn
 
 QUERY = 'sum(rate(errors_total{version="{color}"}[{window}]))'
@@ -121,3 +126,86 @@ def test_the_post_flip_rule_reads_the_gate_the_program_registers(config, run_sta
     chosen = rule("post-flip-bake-covers-window")
     gates = [r for r in records(run_stack(config)) if r.type == SWITCH_GATE]
     assert [len(chosen.check(r, {})) for r in gates] == [1]
+
+
+# --- flip-after-preview --------------------------------------------------------------------------
+
+OLD, NEW = "r/front:1.5.0", "r/front:1.6.0"
+BLUE, GREEN, CANARY = {"blue": 100, "green": 0}, {"blue": 0, "green": 100}, {"blue": 90, "green": 10}
+
+
+def flip_gate(weights, green, previous=None) -> Resource:
+    """A switch gate routing `weights` with green on `green`, after an `up` that applied `previous` (None: unknown)."""
+    props = {"app": "front", "namespace": "app", "weights": weights, "images": {"blue": "r/front:1.4.2", "green": green}}
+    if previous is not None:
+        props["previous"] = previous
+    return Resource(SWITCH_GATE, "front-switch-gate", urn(SWITCH_GATE, "front-switch-gate"), props)
+
+
+def served(weights, green) -> dict:
+    return {"weights": weights, "images": {"blue": "r/front:1.4.2", "green": green}}
+
+
+def flip_messages(resource: Resource) -> list[str]:
+    chosen = rule("flip-after-preview")
+    return chosen.check(resource, chosen.defaults())
+
+
+def test_a_flip_to_an_image_the_color_never_ran_is_flagged_with_what_to_do_instead():
+    assert flip_messages(flip_gate(GREEN, NEW, served(BLUE, OLD))) == [
+        "front: green goes to 100% (blue 100% -> green 100%) in the same change that gives it the image r/front:1.6.0, "
+        "which never served preview, canary or mirror traffic; change the image first (merge and pulumi up), preview it, "
+        "then move traffic in a change of its own"
+    ]
+    (canary,) = flip_messages(flip_gate(CANARY, NEW, served(BLUE, OLD)))
+    assert canary.startswith("front: green goes to 10% (blue 100% -> blue 90% / green 10%) in the same change")
+
+
+def test_the_image_served_first_a_change_of_image_alone_or_a_color_losing_share_passes():
+    assert flip_messages(flip_gate(GREEN, NEW, served(BLUE, NEW))) == []  # the image went out (and was previewed) first
+    assert flip_messages(flip_gate(BLUE, NEW, served(BLUE, OLD))) == []  # green stays idle
+    assert flip_messages(flip_gate(BLUE, NEW, served(GREEN, OLD))) == []  # green loses its share: a rollback
+
+
+@pytest.mark.parametrize(
+    "previous",
+    [None, {}, {"weights": UNKNOWN, "images": {"blue": "r/front:1.4.2", "green": OLD}}, {"weights": BLUE, "images": {"green": UNKNOWN}}],
+)
+def test_nothing_known_about_before_is_not_judged(previous):
+    assert flip_messages(flip_gate(GREEN, NEW, previous)) == []
+
+
+def test_advisory_by_default_and_mandatory_with_the_prod_pack_config():
+    resources = [flip_gate(GREEN, NEW, served(BLUE, OLD))]
+    levels = {
+        stack: [f.level for f in evaluate(resources, load_config(ROOT / "policies" / "config" / f"{stack}.json"))]
+        for stack in ("stg", "prod")
+    }
+    assert levels == {"stg": ["advisory"], "prod": ["mandatory"]}
+
+
+def test_the_offline_plan_has_no_previous_and_says_so(config, run_stack):
+    recording = run_stack(config)
+    (gate,) = [r for r in records(recording) if r.type == SWITCH_GATE and r.name == "front-switch-gate"]
+    assert "previous" not in gate.props and gate.props["images"]["green"] == "asia-docker.pkg.dev/acme/web/front:1.5.0"
+    assert [read[:2] for read in recording.reads if read[0] == placeholders.STACK_REFERENCE] == [
+        (placeholders.STACK_REFERENCE, "organization/bluegreen-platform/test")
+    ]
+    config["apps"]["front"].update(activeColor="green", green={"image": "asia-docker.pkg.dev/acme/web/front:1.6.0"})
+    assert [f for f in evaluate(records(run_stack(config)), {}) if f.policy == "flip-after-preview"] == []
+
+
+def test_the_stacks_own_outputs_reach_the_gate_and_the_pack_flags_the_flip(config, run_stack, monkeypatch):
+    """What the real engine's StackReference returns after an `up` with blue serving and green on 1.5.0."""
+    before = served(BLUE, "asia-docker.pkg.dev/acme/web/front:1.5.0")
+    outputs = {"apps": {"front": {"activeColor": "blue", "applied": before}}}
+    monkeypatch.setitem(placeholders.COMPUTED, placeholders.STACK_REFERENCE, lambda name, inputs: {"outputs": outputs})
+    config["apps"]["front"].update(activeColor="green")
+    config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
+    recording = run_stack(config)
+    (gate,) = [r for r in records(recording) if r.name == "front-switch-gate"]
+    assert gate.props["previous"] == before
+    (finding,) = [f for f in evaluate(records(recording), {}) if f.policy == "flip-after-preview"]
+    assert finding.message.startswith(
+        "front: green goes to 100% (blue 100% -> green 100%) in the same change that gives it the image asia-docker.pkg.dev/acme/web/front:1.6.0"
+    )
