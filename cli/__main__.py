@@ -11,7 +11,7 @@ from . import delivery, policy_check
 from .delivery import console, fail, note
 from .engine import ROOT
 from .history import apps_committed
-from .placeholders import NO_PREVIOUS, STACK_REFERENCE
+from .placeholders import NO_PREVIOUS, READ_STACK_OUTPUTS
 from .plan import (
     POLICY_FAILED,
     PlanError,
@@ -71,9 +71,8 @@ def plan(
             table.add_row(match, color, str(weight))
         console.print(table)
     for invoke in result.recording.invokes:
-        note("yellow", "placeholder", f" answer for invoke {invoke.token}: {invoke.answer}")
-    for _, name, _ in (read for read in result.recording.reads if read[0] == STACK_REFERENCE):
-        note("yellow", "placeholder", f" answer for the stack reference {name}: {NO_PREVIOUS}")
+        answer = NO_PREVIOUS if invoke.token == READ_STACK_OUTPUTS else invoke.answer
+        note("yellow", "placeholder", f" answer for invoke {invoke.token}: {answer}")
     for release in unrendered_releases(result.recording):
         note("yellow", "not rendered", f" helm release {release}: templates come from the chart at `pulumi up`")
     for key in result.secret_keys:

@@ -7,6 +7,8 @@ import base64
 from collections.abc import Callable
 from typing import Any
 
+from components.app.applied import READ_STACK_OUTPUTS
+
 PLACEHOLDER = "PLACEHOLDER"
 
 CA_CERTIFICATE = base64.b64encode(f"{PLACEHOLDER} cluster CA certificate".encode()).decode()
@@ -47,21 +49,20 @@ def gateway_service(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
     return {"status": {"loadBalancer": {"ingress": [{"ip": INGRESS_IP}]}}, "metadata": {"annotations": {"note": PLACEHOLDER}}}
 
 
-STACK_REFERENCE = "pulumi:pulumi:StackReference"
 NO_PREVIOUS = (
     "no outputs: no switch gate has a previous routing, so flip-after-preview does not judge offline (make diff compares with BASE)"
 )
 
 
-def no_previous_outputs(name: str, inputs: dict[str, Any]) -> dict[str, Any]:
-    # The program's reference to its own stack (components/app/applied.py): offline there is no last `up`, so
-    # no outputs, and the switch gates get previous None (flip-after-preview does not judge).
-    return {"outputs": {}, "secretOutputNames": []}
+def no_previous_outputs(args: dict[str, Any]) -> dict[str, Any]:
+    # The program reads its own stack's outputs (components/app/applied.py): offline there is no last `up`.
+    return {"name": args["name"], "outputs": {}, "secretOutputNames": []}
 
 
 # Placeholder answers for invokes (data source lookups), keyed by invoke token.
 INVOKE_ANSWERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "gcp:container/getCluster:getCluster": existing_cluster,
+    READ_STACK_OUTPUTS: no_previous_outputs,
 }
 # Values a real provider would compute, keyed by resource type; returned on top of the inputs.
 COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
@@ -69,5 +70,4 @@ COMPUTED: dict[str, Callable[[str, dict[str, Any]], dict[str, Any]]] = {
     "gcp:serviceaccount/account:Account": service_account,
     "gcp:compute/router:Router": autonamed,
     "kubernetes:core/v1:Service": gateway_service,
-    STACK_REFERENCE: no_previous_outputs,
 }

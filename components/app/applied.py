@@ -7,9 +7,9 @@ gaining production share with an image it never ran) needs the program to bring 
   resolves only once the app's Deployments and its state ConfigMap (applied after the VirtualService, so
   after the switch gate passed) are. The SDK registers the stack's outputs in one call once all resolve, so
   an `up` that fails anywhere leaves the outputs of the last one that succeeded (checked on the real engine);
-- the next run reads them from its own stack with a StackReference (reads run in `preview` too) and hands
-  each app's to its switch gate as `previous`. No outputs yet (the first `up`), or the offline plan (the mock
-  engine answers no outputs): `previous` is None and the rule does not judge.
+- the next run reads them from its own stack (`own_stack_outputs`, in `preview` too) and hands each app's to
+  its switch gate as `previous`. No outputs yet (the first `up`), or the offline plan (the mock engine answers
+  no outputs): `previous` is None and the rule does not judge.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from .config import AppConfig
 from .routing import RoutingModel
 
 OUTPUT_KEY = "applied"  # under the stack output apps.<name>
+READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs"  # the engine's builtin provider (pkg/resource/deploy/builtins.go)
 
 
 def images(cfg: AppConfig) -> dict[str, str | None]:
@@ -44,10 +45,15 @@ def once_applied(value: Mapping[str, Any], resources: Sequence[pulumi.CustomReso
 
 
 def own_stack_outputs() -> pulumi.Output[Any]:
-    """This stack's outputs as the last successful `up` left them ({} before the first one). The diy backend
-    names every organization `organization`, so its stacks are `organization/<project>/<stack>`."""
+    """This stack's outputs as the last successful `up` left them ({} before the first one).
+
+    Read with the engine's builtin invoke, which answers what a `pulumi.StackReference` would read, but keeps
+    nothing in the state: a StackReference is a read resource, refreshed as changed after every `up` that
+    changes the outputs, so `pulumi refresh --expect-no-changes` would fail. The diy backend names every
+    organization `organization`, so its stacks are `organization/<project>/<stack>`.
+    """
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    return pulumi.StackReference(name).outputs
+    return pulumi.runtime.invoke_output(READ_STACK_OUTPUTS, {"name": name}).apply(lambda read: read.get("outputs") or {})
 
 
 def previous(outputs: Mapping[str, Any] | None, app: str) -> dict[str, Any] | None:

@@ -6,6 +6,7 @@ import pytest
 
 from cli import placeholders
 from cli.policy_check import records
+from components.app.applied import READ_STACK_OUTPUTS
 from policies.guardrails.catalog import rule
 from policies.guardrails.evaluate import evaluate, load_config
 from policies.guardrails.model import UNKNOWN, Resource
@@ -188,18 +189,18 @@ def test_the_offline_plan_has_no_previous_and_says_so(config, run_stack):
     recording = run_stack(config)
     (gate,) = [r for r in records(recording) if r.type == SWITCH_GATE and r.name == "front-switch-gate"]
     assert "previous" not in gate.props and gate.props["images"]["green"] == "asia-docker.pkg.dev/acme/web/front:1.5.0"
-    assert [read[:2] for read in recording.reads if read[0] == placeholders.STACK_REFERENCE] == [
-        (placeholders.STACK_REFERENCE, "organization/bluegreen-platform/test")
+    assert [(i.args, i.answer["outputs"]) for i in recording.invokes if i.token == READ_STACK_OUTPUTS] == [
+        ({"name": "organization/bluegreen-platform/test"}, {})
     ]
     config["apps"]["front"].update(activeColor="green", green={"image": "asia-docker.pkg.dev/acme/web/front:1.6.0"})
     assert [f for f in evaluate(records(run_stack(config)), {}) if f.policy == "flip-after-preview"] == []
 
 
 def test_the_stacks_own_outputs_reach_the_gate_and_the_pack_flags_the_flip(config, run_stack, monkeypatch):
-    """What the real engine's StackReference returns after an `up` with blue serving and green on 1.5.0."""
+    """What the real engine answers after an `up` with blue serving and green on 1.5.0."""
     before = served(BLUE, "asia-docker.pkg.dev/acme/web/front:1.5.0")
     outputs = {"apps": {"front": {"activeColor": "blue", "applied": before}}}
-    monkeypatch.setitem(placeholders.COMPUTED, placeholders.STACK_REFERENCE, lambda name, inputs: {"outputs": outputs})
+    monkeypatch.setitem(placeholders.INVOKE_ANSWERS, READ_STACK_OUTPUTS, lambda args: {**args, "outputs": outputs})
     config["apps"]["front"].update(activeColor="green")
     config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
     recording = run_stack(config)
