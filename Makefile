@@ -76,7 +76,7 @@ plan: deps ## render STACK offline into build/STACK/ and run the policy pack (ma
 
 # BENCH_ARGS passes options, e.g. --repeat 3, --from local, --tree <an export of a base commit> (see --help).
 bench: deps ## offline plan time for 1, 50 and 100 copies of front, ms per extra app, beside the import floor (prints numbers)
-	@$(PY) -m cli.bench $(BENCH_ARGS)
+	@$(PY) -m cli.engine.bench $(BENCH_ARGS)
 
 # One worker per core (pytest-xdist); a test file stays on one worker, so a module's fixture (the real
 # Prometheus of tests/app/test_promotion_prometheus.py) starts once.
@@ -104,7 +104,7 @@ pipeline: deps ## run the merge-request pipeline locally with gitlab-ci-local: m
 	@WITH_TEST="$(WITH_TEST)" bash tools/gitlab-ci-local/pipeline.sh $(if $(filter command line environment,$(origin BASE)),"$(BASE)")
 
 # --- delivery (README "Release walkthrough") ----------------------------------------------------
-# BLUEGREEN_MAKE=1: refusals name the next command as `make ...` (cli/hints.py).
+# BLUEGREEN_MAKE=1: refusals name the next command as `make ...` (cli/shared/hints.py).
 # `make diff` plans BASE (default HEAD) and the working tree and prints the change (Markdown copy in
 # build/diff-<stack>.md). The CLI exits 0 no changes, 1 error, 2 changes; here changes are not a failure.
 # An app that loses all its traffic fails the diff unless named in REMOVE_APP (the CLI reads it from the environment).

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cli.engine import Recording, run_program
+from cli.engine.mock import Recording, run_program
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

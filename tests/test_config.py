@@ -7,7 +7,7 @@ import copy
 import pulumi
 import pytest
 
-from cli.engine import Recording, run_program
+from cli.engine.mock import Recording, run_program
 from components.config import ConfigError, parse_stack_config
 from tests.conftest import BASE_CONFIG, PLATFORM_CONFIG, engine_config
 

@@ -143,7 +143,7 @@ def _git(*args, cwd):
 
 def test_release_jobs_hook_commits_and_pushes_each_edit_with_ci_skip(pipeline, tmp_path, monkeypatch):
     """The job's RELEASE_ON_CHANGE, run as `cli release` runs it, against a local remote standing in for GitLab."""
-    from cli.release import run_hook
+    from cli.release.hook import run_hook
 
     hook = next(line for line in pipeline["release"]["script"] if line.startswith("export RELEASE_ON_CHANGE="))
     command = shlex.split(hook.removeprefix("export "))[0].removeprefix("RELEASE_ON_CHANGE=")  # as the job's shell reads it

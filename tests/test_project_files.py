@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from cli.stackfile import project_name, read_stack_config
+from cli.stackfile.read import project_name, read_stack_config
 from components.config import parse_stack_config, project_config
 from tests.conftest import PROJECT, ROOT, SHARED
 

@@ -59,7 +59,7 @@ class Autoscaling(Model):
     max_replicas: HpaReplicas
     target_cpu_utilization: Annotated[WholeNumber, between(1, 100), Field(alias="targetCPUUtilization")] = 80
     # Per color, a higher floor than minReplicas while that color takes a share: written by `make release`
-    # for a step and removed after the flip (cli/release.py), like previousColor is by `make flip`.
+    # for a step and removed after the flip (cli/release/), like previousColor is by `make flip`.
     floors: dict[Color, HpaReplicas] = {}
 
     def floor(self, color: Color) -> int:
@@ -275,7 +275,7 @@ def _bake(value: str) -> str:
     return value
 
 
-# `make release` walks the idle color through these weights; 100 is the flip (cli/release.py).
+# `make release` walks the idle color through these weights; 100 is the flip (cli/release/).
 def _step(value: object) -> object:
     if isinstance(value, bool):  # pydantic would read `true` as 1: a mistake, not 1%
         raise ValueError(f"must be a whole number, got {str(value).lower()}")
@@ -302,7 +302,7 @@ class Promotion(Model):
     analysis: PromotionAnalysis | None = None
     steps: StepPlan | None = None
     bake: Bake = "5m"
-    # Webhooks `make release` tells about its progress (cli/notify.py); never a gate.
+    # Webhooks `make release` tells about its progress (cli/release/notify.py); never a gate.
     notify: list[Notify] = []
     post_flip: PostFlip | None = None
 
@@ -393,7 +393,7 @@ class AppConfig(Model):
     port: Port = 8080
     health_path: HttpPath = "/healthz"
     active_color: Color = "blue"
-    # The color the last flip replaced: what `rollback` returns to (cli/edits.py records and clears it).
+    # The color the last flip replaced: what `rollback` returns to (cli/edits/ records and clears it).
     previous_color: Color | None = None
     blue: ColorSpec = ColorSpec()
     green: ColorSpec = ColorSpec()

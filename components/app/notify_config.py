@@ -1,4 +1,4 @@
-"""`promotion.notify`: the webhooks `make release` tells about its progress (sent by cli/notify.py)."""
+"""`promotion.notify`: the webhooks `make release` tells about its progress (sent by cli/release/notify.py)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Per-resource rules for the release safety settings an app's switch gate carries (its inputs, as the engine sees them).
 
-`flip-after-preview` is also a rule over a change: `make diff` and the guarded edits (cli/change_rules.py) call
+`flip-after-preview` is also a rule over a change: `make diff` and the guarded edits (cli/diff/change_rules.py) call
 `untested_flips` with BASE and the working tree; the pack calls it with what the app served after the last
 successful `pulumi up` (the gate's `previous` input) and what this run gives it.
 """

@@ -182,7 +182,7 @@ def test_without_preview_the_mirror_target_is_deployed_before_the_virtual_servic
 
 
 def test_policy_pack_passes_a_mirror_and_routing_safety_checks_its_target(run_stack, config):
-    from cli.policy_check import check
+    from cli.engine.policy_check import check
 
     config["apps"]["front"]["mirror"] = {"percent": 10}
     rec = run_stack(config)

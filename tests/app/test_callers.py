@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.plan import run_plan
+from cli.engine.plan import run_plan
 from components.app import callers
 from components.config import parse_stack_config
 from tests.conftest import find

@@ -6,9 +6,10 @@ import re
 
 import pytest
 
-from cli.edits import Refused, cohorts_cell, plan_cohorts, plan_flip, traffic_of
-from cli.plan import routing_tables
-from cli.traffic import changes, from_routing_rows
+from cli.edits.changes import Refused, plan_cohorts, plan_flip, traffic_of
+from cli.edits.status import cohorts_cell
+from cli.engine.plan import routing_tables
+from cli.shared.traffic import changes, from_routing_rows
 from components.app.istio_routing import virtual_service
 from components.app.routing import ValueMatch, routing_model
 from components.app.switch_gate import switch_gate_props

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from cli.engine import Recording, run_program
+from cli.engine.mock import Recording, run_program
 from components.config import ConfigError, parse_stack_config
 from tests.conftest import engine_config
 

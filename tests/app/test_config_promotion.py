@@ -1,4 +1,4 @@
-"""apps.<name>.promotion.steps and promotion.bake: the step plan `make release` walks (cli/release.py)."""
+"""apps.<name>.promotion.steps and promotion.bake: the step plan `make release` walks (cli/release/)."""
 
 from __future__ import annotations
 

@@ -109,8 +109,8 @@ def test_preview_gate_closes_the_preview_host_to_outsiders(config):
 
 
 def test_routing_table_names_the_preview_host(config):
-    from cli.plan import routing_tables
-    from cli.traffic import from_routing_rows
+    from cli.engine.plan import routing_tables
+    from cli.shared.traffic import from_routing_rows
 
     config["apps"]["front"]["preview"]["host"] = PREVIEW_HOST
     _, _, vs = render(config)
@@ -121,7 +121,7 @@ def test_routing_table_names_the_preview_host(config):
 
 
 def test_policy_pack_passes_a_stack_with_a_preview_host_and_catches_it_serving_the_active_color(run_stack, config):
-    from cli.policy_check import check
+    from cli.engine.policy_check import check
 
     config["apps"]["front"]["preview"]["host"] = PREVIEW_HOST
     rec = run_stack(config)

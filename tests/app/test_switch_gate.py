@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from pulumi.dynamic.dynamic import serialize_provider
 from pulumi.runtime import proto, rpc
 
-from cli.engine import dynamic_provider_label
+from cli.engine.mock import dynamic_provider_label
 from components.app import switch_gate
 from components.app.routing import routing_model
 from components.app.switch_gate import (

@@ -18,7 +18,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from cli.release_run import ConsoleProgress, SignalStop, make_release
+from cli.release.run import ConsoleProgress, SignalStop, make_release
 from tests.conftest import ROOT
 from tests.e2e.harness import LocalStack, kubectl_json, live_weights, own_stack
 
@@ -129,7 +129,7 @@ def test_make_release_raises_the_floor_for_each_step_and_restores_it_after_the_f
     for key, value in hpa_stack.env.items():
         monkeypatch.setenv(key, value)
     runner = make_release(hpa_stack.work_dir, STACK, APP, ConsoleProgress(Console()), SignalStop())
-    runner.target = target = Recording(runner.target, env)
+    runner.session.target = target = Recording(runner.session.target, env)
     outcome = runner.run()
     assert outcome.exit_code == 0, outcome.summary
     # Each step: the live route, green's available replicas and its HPA floor right after the step's `up`.

@@ -20,8 +20,9 @@ import pytest
 import yaml
 from rich.console import Console
 
-from cli.release import FLIP, Outcome
-from cli.release_run import ConsoleProgress, SignalStop, make_release
+from cli.release.record import Outcome
+from cli.release.run import ConsoleProgress, SignalStop, make_release
+from cli.release.steps import FLIP
 from tests.app.test_promotion_prometheus import running_prometheus
 from tests.conftest import ROOT
 from tests.e2e.harness import LocalStack, live_weights, own_stack
@@ -89,8 +90,8 @@ def run_in_process(stack: LocalStack, monkeypatch, **options) -> tuple[Outcome, 
         monkeypatch.setenv(key, value)
     stop = SignalStop()  # not installed: pytest keeps its own Ctrl-C
     runner = make_release(stack.work_dir, STACK, APP, ConsoleProgress(Console()), stop, **options)
-    runner.target = LiveChecked(runner.target, stack.env)
-    return runner.run(), runner.target
+    runner.session.target = LiveChecked(runner.session.target, stack.env)
+    return runner.run(), runner.session.target
 
 
 def cli_release(stack: LocalStack) -> subprocess.Popen[str]:

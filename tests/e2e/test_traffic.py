@@ -15,7 +15,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from cli.release_run import ConsoleProgress, SignalStop, make_release
+from cli.release.run import ConsoleProgress, SignalStop, make_release
 from tests.e2e.harness import LocalStack, kubectl_json, live_weights
 from tests.e2e.traffic import Load, answer_with, binomial_tolerance, colors, connect, pod_servers, sample, wait_until
 from tests.e2e.traffic_stack import (

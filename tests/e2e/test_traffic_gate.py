@@ -16,8 +16,8 @@ import time
 import pytest
 from rich.console import Console
 
-from cli.release import Outcome
-from cli.release_run import ConsoleProgress, SignalStop, make_release
+from cli.release.record import Outcome
+from cli.release.run import ConsoleProgress, SignalStop, make_release
 from components.app import promotion
 from tests.e2e.harness import LocalStack, live_weights
 from tests.e2e.traffic import Load, answer_with, sample, wait_until

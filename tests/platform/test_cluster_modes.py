@@ -79,7 +79,7 @@ def test_local_stack_registers_no_gcp_resource_no_install_and_uses_the_kubeconfi
 
 def test_first_preview_does_not_read_the_ingress_service(run_stack, config):
     """At preview istioctl may not have run yet: reading its Service would fail on a cluster without Istio."""
-    from cli.engine import run_program
+    from cli.engine.mock import run_program
     from tests.conftest import engine_config
 
     preview = run_program("test", engine_config(config), preview=True)

@@ -11,17 +11,17 @@ import pytest
 import yaml
 from kubernetes import config as k8s_config
 
-import cli.placeholders as placeholders
+import cli.engine.placeholders as placeholders
 import components.platform.cluster as cluster_module
-from cli.diff import (
+from cli.diff.compare import (
     EXIT_CHANGES,
     EXIT_ERROR,
-    TreePlan,
     compare,
     render_markdown,
     render_text,
 )
-from cli.engine import Recording, run_program
+from cli.diff.tree_plan import TreePlan
+from cli.engine.mock import Recording, run_program
 from components.config import parse_stack_config
 from components.platform.cluster import AUTH_PLUGIN, kubeconfig, namespace_conflicts
 from components.platform.node_pool import image_access

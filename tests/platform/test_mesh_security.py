@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.plan import run_plan
+from cli.engine.plan import run_plan
 from components.config import parse_stack_config
 from components.platform import mesh_security
 from components.platform.gateway import gateway_manifest

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli.policy_check import records
+from cli.engine.policy_check import records
 from components.app.autoscaling import horizontal_pod_autoscaler
 from components.config import parse_stack_config
 from policies.guardrails.catalog import MANDATORY, rule

@@ -9,10 +9,11 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from cli import __main__ as cli_main
-from cli.plan import Plan, run_plan
-from cli.policy_check import check, records, run
-from cli.stackfile import read_stack_config
+from cli.commands import app as cli_app
+from cli.commands import plan as plan_command
+from cli.engine.plan import Plan, run_plan
+from cli.engine.policy_check import check, records, run
+from cli.stackfile.read import read_stack_config
 from policies.guardrails.catalog import rule
 from policies.guardrails.evaluate import evaluate
 from policies.guardrails.model import PEER_AUTHENTICATION, VIRTUAL_SERVICE, Stack
@@ -70,9 +71,9 @@ def bad_stack_root(tmp_path: Path) -> Path:
 
 def test_bad_stack_fails_the_plan_but_keeps_the_manifests(tmp_path, monkeypatch):
     root = bad_stack_root(tmp_path / "project")
-    monkeypatch.setattr(cli_main, "run_plan", lambda stack: run_plan(stack, root))
+    monkeypatch.setattr(plan_command, "run_plan", lambda stack: run_plan(stack, root))
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli_main.app, ["plan", "--stack", "bad", "--out", str(out)], terminal_width=200)
+    result = CliRunner().invoke(cli_app, ["plan", "--stack", "bad", "--out", str(out)], terminal_width=200)
     assert result.exit_code == 1, result.output
     assert "[mandatory]  bluegreen-guardrails v0.1.0  flip-target-provisioned" in result.output
     assert "the active color green has 1 replicas while blue still runs 3" in result.output
@@ -83,11 +84,11 @@ def test_bad_stack_fails_the_plan_but_keeps_the_manifests(tmp_path, monkeypatch)
 
 def test_advisory_violations_alone_do_not_fail_the_plan(tmp_path, monkeypatch):
     root = bad_stack_root(tmp_path / "project")
-    monkeypatch.setattr(cli_main, "run_plan", lambda stack: run_plan(stack, root))
+    monkeypatch.setattr(plan_command, "run_plan", lambda stack: run_plan(stack, root))
     config = tmp_path / "relaxed.json"
     config.write_text('{"flip-target-provisioned": {"minActiveReplicaRatio": 0.3}}')
     result = CliRunner().invoke(
-        cli_main.app, ["plan", "--stack", "bad", "--out", str(tmp_path / "out"), "--policy-config", str(config)], terminal_width=200
+        cli_app, ["plan", "--stack", "bad", "--out", str(tmp_path / "out"), "--policy-config", str(config)], terminal_width=200
     )
     assert result.exit_code == 0, result.output
     assert "[advisory]" in result.output and "[mandatory]" not in result.output

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cli import placeholders
-from cli.policy_check import records
+from cli.engine import placeholders
+from cli.engine.policy_check import records
 from components.app.applied import READ_STACK_OUTPUTS
 from policies.guardrails.catalog import rule
 from policies.guardrails.evaluate import evaluate, load_config
@@ -89,7 +89,8 @@ def test_a_cohort_that_takes_every_request_is_refused():
 
 
 def test_the_guarded_edit_refuses_a_catch_all_cohort(tmp_path, config):
-    from cli.edits import Refused, edit, plan_cohorts
+    from cli.edits.changes import Refused, plan_cohorts
+    from cli.edits.guarded import edit
     from tests.stackfiles import copy_program, write_stack
 
     copy_program(tmp_path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from cli.engine import run_program
+from cli.engine.mock import run_program
 from components.shared.secrets import DERIVED_FROM
 from tests.conftest import PROJECT, engine_config, find
 
@@ -57,7 +57,7 @@ def test_no_secret_keys_no_wrapping(run_stack, config):
 def test_the_offline_plan_of_a_stack_with_a_secret_still_renders(tmp_path, config):
     """A `secure:` value (a placeholder offline) under a key makes its resources secret; the plan still
     writes manifests and routing tables from them."""
-    from cli.plan import routing_tables, run_plan
+    from cli.engine.plan import routing_tables, run_plan
     from tests.stackfiles import copy_program, write_stack
 
     copy_program(tmp_path)
