@@ -79,8 +79,16 @@ def test_the_image_first_then_the_same_flip_passes(flip_stack: LocalStack, manda
     flip_stack.up()
     assert applied(flip_stack)["images"]["green"] == NEW
     flip_stack.set_path(f"apps.{APP}.activeColor", "green")
-    result, _ = flip_stack.preview(policy_packs=POLICY_PACK, policy_pack_configs=mandatory)
+    result, steps = flip_stack.preview(policy_packs=POLICY_PACK, policy_pack_configs=mandatory)
     assert "flip-after-preview" not in result.stdout
+    # The gate's new inputs (images, previous) are not gated keys: a flip still updates just these three.
+    updated = {t: ops["update"] for t, ops in steps.by_type.items() if ops["update"]}
+    assert updated == {
+        "kubernetes:networking.istio.io/v1:VirtualService": 1,
+        "kubernetes:core/v1:ConfigMap": 1,  # the state ConfigMap
+        "pulumi-python:dynamic:SwitchGate": 1,
+    }
+    assert set(steps.ops) == {"same", "update"}
     flip_stack.up(policy_packs=POLICY_PACK, policy_pack_configs=mandatory)
     assert live_weights(env, NAMESPACE, APP) == {"green": 100}
     assert applied(flip_stack)["weights"] == {"blue": 0, "green": 100}
