@@ -17,7 +17,7 @@ from .model import UNKNOWN, Resource, as_mapping, items
 SWITCH_GATE = "pulumi-python:dynamic:SwitchGate"
 FLIP_AFTER_PREVIEW = "flip-after-preview"
 FLIP_AFTER_PREVIEW_DESCRIPTION = "A color gains production traffic only with an image it already ran before the change (previewed first)."
-NONE = "(none)"
+_NONE = "(none)"
 
 Split = Sequence[tuple[str, int]]  # the default route: (color, weight %) with weight > 0, in the order to print
 
@@ -60,14 +60,14 @@ def post_flip_bake_covers_window(resource: Resource, config: Mapping[str, Any]) 
 # --- flip-after-preview --------------------------------------------------------------------------
 
 
-def split_text(split: Split) -> str:
-    return " / ".join(f"{color} {weight}%" for color, weight in split) or NONE
+def _split_text(split: Split) -> str:
+    return " / ".join(f"{color} {weight}%" for color, weight in split) or _NONE
 
 
 def _image_text(image: Any) -> str:
     """A color's image(s): a Deployment's containers' images, or the one configured; (none) when not deployed."""
     images = image if isinstance(image, list) else [] if image is None else [image]
-    return ", ".join(map(str, images)) or NONE
+    return ", ".join(map(str, images)) or _NONE
 
 
 def untested_flips(app: str, before: Split, after: Split, images_before: Mapping[str, Any], images_after: Mapping[str, Any]) -> list[str]:
@@ -78,7 +78,7 @@ def untested_flips(app: str, before: Split, after: Split, images_before: Mapping
         return []
     old = dict(before)
     return [
-        f"{app}: {color} goes to {weight}% ({split_text(before)} -> {split_text(after)}) in the same change that "
+        f"{app}: {color} goes to {weight}% ({_split_text(before)} -> {_split_text(after)}) in the same change that "
         f"gives it the image {_image_text(images_after.get(color))}, which never served preview, canary or mirror traffic; "
         "change the image first (merge and pulumi up), preview it, then move traffic in a change of its own"
         for color, weight in after
@@ -86,7 +86,7 @@ def untested_flips(app: str, before: Split, after: Split, images_before: Mapping
     ]
 
 
-def by_share(weights: Mapping[str, Any]) -> list[tuple[str, int]]:
+def _by_share(weights: Mapping[str, Any]) -> list[tuple[str, int]]:
     """A gate's weights as a split: the larger share first (the active color), a tie by color name."""
     return sorted(((color, int(weight)) for color, weight in weights.items() if weight), key=lambda cw: (-cw[1], cw[0]))
 
@@ -106,4 +106,4 @@ def flip_after_preview(resource: Resource, config: Mapping[str, Any]) -> list[st
     old_weights, old_images = previous.get("weights"), previous.get("images")
     if not (_known_map(weights) and _known_map(images) and _known_map(old_weights) and _known_map(old_images)):
         return []
-    return untested_flips(props.get("app", resource.name), by_share(old_weights), by_share(weights), old_images, images)
+    return untested_flips(props.get("app", resource.name), _by_share(old_weights), _by_share(weights), old_images, images)
