@@ -14,7 +14,7 @@ from ..shared.colors import COLORS, Color
 from ..shared.k8s import apply_manifest
 from . import autoscaling, callers, dashboard, drain, istio_routing, workload
 from .config import AppConfig
-from .routing import routing_model
+from .routing import preview_url, routing_model
 from .scale_down_delay import ScaleDownDelay
 from .switch_gate import SwitchGate, switch_gate_props
 
@@ -31,13 +31,6 @@ class BlueGreenAppArgs:
     cluster: Mapping[str, Any] = field(default_factory=dict)
     # Namespaces whose mesh workloads may call the app (StackConfig.allowed_callers); None = its own only.
     callers: tuple[str, ...] | None = None
-
-
-def preview_url(cfg: AppConfig, scheme: str) -> str | None:
-    """The preview host when set (the choice for browser apps), else the path prefix on the first host."""
-    if not routing_model(cfg).preview:
-        return None
-    return f"{scheme}://{cfg.preview.host}/" if cfg.preview.host else f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/"
 
 
 class BlueGreenApp(pulumi.ComponentResource):
