@@ -11,7 +11,7 @@ from components.platform.cluster import (
     kubeconfig_provider,
     kubernetes_provider,
 )
-from components.platform.gateway import IngressGateway, IngressGatewayArgs, scheme
+from components.platform.gateway import IngressGateway, IngressGatewayArgs
 from components.platform.istio import IstioMesh, IstioMeshArgs
 from components.platform.mesh_namespace import MeshNamespace, MeshNamespaceArgs
 from components.platform.node_pool import (
@@ -99,7 +99,7 @@ apps = {
         BlueGreenAppArgs(
             config=app,
             gateway=config.gateway,
-            scheme=scheme(config.gateway),
+            scheme=config.gateway.scheme,
             placement=on_pool,
             callers=tuple(config.allowed_callers(name)),
             # How the app's switch gate reads its Deployments from where `pulumi up` runs (not kept in state).

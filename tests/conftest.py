@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from cli.engine.mock import Recording, run_program
+from cli.engine.mock import run_program
+from cli.engine.recording import Recording
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

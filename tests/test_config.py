@@ -7,7 +7,8 @@ import copy
 import pulumi
 import pytest
 
-from cli.engine.mock import Recording, run_program
+from cli.engine.mock import run_program
+from cli.engine.recording import Recording
 from components.config import ConfigError, parse_stack_config
 from tests.conftest import BASE_CONFIG, PLATFORM_CONFIG, engine_config
 

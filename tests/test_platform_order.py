@@ -6,7 +6,7 @@ from functools import cache
 
 import pytest
 
-from cli.engine.mock import Recording
+from cli.engine.recording import Recording
 from tests.conftest import find
 
 

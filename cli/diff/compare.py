@@ -27,8 +27,8 @@ from typing import Any
 from cli.diff import change_rules
 from cli.diff.tree_plan import TreePlan
 from cli.engine import policy_check
-from cli.engine.mock import Registration
 from cli.engine.plan import routing_tables
+from cli.engine.recording import Registration
 from cli.shared import traffic
 from cli.shared.git import GitError, git
 from cli.shared.paths import ROOT

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from cli.edits.changes import traffic_of
-from components.app.bluegreen_app import preview_url
 from components.app.config import AppConfig, ColorSpec
+from components.app.routing import preview_url
 from components.config import (
     StackConfig,
 )
-from components.platform.gateway import scheme as gateway_scheme
 from components.shared.colors import COLORS
 
 STATUS_COLUMNS = ("app", "active", "rollback to", "traffic", "preview", "preview URL", "cohorts", "blue", "green")
@@ -23,11 +22,10 @@ def status_rows(config: StackConfig) -> list[tuple[str, ...]]:
     """One row per app: active color, the rollback target (previousColor), default split (and mirror), preview
     target and URL, each color's full image reference and replicas."""
     rows = []
-    scheme = gateway_scheme(config.gateway)
     for name, cfg in config.apps.items():
         now = traffic_of(cfg)
         colors = (_color_cell(cfg.color(c)) for c in COLORS)
-        url = preview_url(cfg, scheme) or "-"
+        url = preview_url(cfg, config.gateway.scheme) or "-"
         rows.append(
             (
                 name,

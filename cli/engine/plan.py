@@ -13,10 +13,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import pulumi
 import yaml
 
-from cli.engine.mock import Recording, Registration, run_program
+from cli.engine.recording import Recording, Registration
 from cli.shared.paths import ROOT
 from cli.shared.traffic import COHORT, MIRROR_OF
 from cli.stackfile.read import project_name, read_stack_config, stack_path
@@ -182,6 +181,11 @@ def run_plan(stack: str, root: Path = ROOT, stack_file: Path | None = None) -> P
     program = root / "__main__.py"
     if not program.exists():
         raise PlanError(f"no program {program.name} in {root}")
+    # The Pulumi SDK loads only for a stack file that reads: a broken one is refused in a tenth of the time.
+    import pulumi
+
+    from cli.engine.mock import run_program
+
     started = time.perf_counter()
     try:
         recording = run_program(stack, config, secret_keys, program=program, project=project)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from cli.engine.mock import Recording, Registration
+from cli.engine.recording import Recording, Registration
 from cli.shared.paths import ROOT
 from policies.guardrails.evaluate import (
     Finding,

@@ -15,7 +15,7 @@ from ..shared.k8s import apply_manifest
 from . import autoscaling, callers, dashboard, drain, istio_routing, workload
 from .applied import OUTPUT_KEY, applied, images, once_applied
 from .config import AppConfig
-from .routing import routing_model
+from .routing import preview_url, routing_model
 from .scale_down_delay import ScaleDownDelay
 from .switch_gate import SwitchGate, switch_gate_props
 
@@ -35,13 +35,6 @@ class BlueGreenAppArgs:
     # What the app served after the last successful `pulumi up` (applied.previous), for the switch gate's inputs;
     # None: nothing known (the first `up`, the offline plan).
     previous: pulumi.Input[Mapping[str, Any] | None] = None
-
-
-def preview_url(cfg: AppConfig, scheme: str) -> str | None:
-    """The preview host when set (the choice for browser apps), else the path prefix on the first host."""
-    if not routing_model(cfg).preview:
-        return None
-    return f"{scheme}://{cfg.preview.host}/" if cfg.preview.host else f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/"
 
 
 class BlueGreenApp(pulumi.ComponentResource):

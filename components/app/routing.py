@@ -107,3 +107,10 @@ def _cohort_route(number: int, cohort: Cohort, idle: Color) -> Route:
         return Route(f"cohort-{number}", to_idle, header=ValueMatch(cohort.header.name, cohort.header.pattern, cohort.header.kind))
     assert cohort.cookie is not None
     return Route(f"cohort-{number}", to_idle, cookie=ValueMatch(cohort.cookie.name, cohort.cookie.pattern, cohort.cookie.kind))
+
+
+def preview_url(cfg: AppConfig, scheme: str) -> str | None:
+    """The preview host when set (the choice for browser apps), else the path prefix on the first host."""
+    if not routing_model(cfg).preview:
+        return None
+    return f"{scheme}://{cfg.preview.host}/" if cfg.preview.host else f"{scheme}://{cfg.hosts[0]}{cfg.preview.path_prefix}/"

@@ -274,5 +274,9 @@ class GatewayConfig(Model):
     workload_namespace: DnsLabel = ISTIO_NAMESPACE
     tls: GatewayTls | None = None
 
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
     def serves(self, host: str) -> bool:
         return any(host == h or (h.startswith("*.") and host.endswith(h[1:])) for h in self.hosts)

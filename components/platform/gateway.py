@@ -28,10 +28,6 @@ def servers(cfg: GatewayConfig) -> list[dict[str, Any]]:
     return [https, http]
 
 
-def scheme(cfg: GatewayConfig) -> str:
-    return "https" if cfg.tls else "http"
-
-
 def gateway_manifest(cfg: GatewayConfig) -> dict[str, Any]:
     return {
         "apiVersion": NETWORKING,

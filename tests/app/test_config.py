@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 import pytest
 
-from cli.engine.mock import Recording, run_program
+from cli.engine.mock import run_program
+from cli.engine.recording import Recording
 from components.config import ConfigError, parse_stack_config
 from tests.conftest import engine_config
 

@@ -21,7 +21,8 @@ from cli.diff.compare import (
     render_text,
 )
 from cli.diff.tree_plan import TreePlan
-from cli.engine.mock import Recording, run_program
+from cli.engine.mock import run_program
+from cli.engine.recording import Recording
 from components.config import parse_stack_config
 from components.platform.cluster import AUTH_PLUGIN, kubeconfig, namespace_conflicts
 from components.platform.node_pool import image_access

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from cli.__main__ import app as cli_app
 from cli.diff import drift, drift_run
 from cli.diff.drift import Check, check, differences, render, report
-from cli.engine.mock import Registration
+from cli.engine.recording import Registration
 from cli.stackfile.config import load_stack
 from components.config import StackConfig
 from tests.conftest import PROJECT, find

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cli.engine.mock import Registration
 from cli.engine.plan import POLICY_FAILED, PlanError, discard_plan, manifest_of, manifest_yaml, routing_tables, run_plan, write_plan
+from cli.engine.recording import Registration
 from cli.stackfile.read import SECRET_PLACEHOLDER, read_stack_config
 from tests.conftest import ROOT, SHARED
 

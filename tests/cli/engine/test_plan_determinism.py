@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.engine.mock import Registration, tree_order
+from cli.engine.recording import Registration, tree_order
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.stackfiles import copy_program, write_stack
 
