@@ -9,7 +9,6 @@ from rich.table import Table
 
 from cli.commands.output import console, fail, note
 from cli.engine import policy_check
-from cli.engine.placeholders import NO_PREVIOUS, READ_STACK_OUTPUTS
 from cli.engine.plan import (
     POLICY_FAILED,
     PlanError,
@@ -61,6 +60,10 @@ def plan(
         for match, color, weight in rows:
             table.add_row(match, color, str(weight))
         console.print(table)
+    # Here, not at the top: the placeholders name the program's own invoke (components/app/applied.py), which
+    # loads the Pulumi SDK, and `python -m cli` loads it only once a plan runs.
+    from cli.engine.placeholders import NO_PREVIOUS, READ_STACK_OUTPUTS
+
     for invoke in result.recording.invokes:
         answer = NO_PREVIOUS if invoke.token == READ_STACK_OUTPUTS else invoke.answer
         note("yellow", "placeholder", f" answer for invoke {invoke.token}: {answer}")
