@@ -40,7 +40,7 @@ from cli.stackfile.history import settings_before_flip
 from cli.stackfile.read import app_settings, project_name, read_text, stack_path
 from components.app.promotion import Weights
 from components.app.promotion_gate import check_metrics
-from components.app.switch_gate import apps_api, read_color
+from components.app.switch_gate import ReplicasUnreadable, apps_api, live_replicas
 from components.config import StackConfig
 from components.shared.colors import COLORS, Color
 
@@ -158,12 +158,11 @@ class PulumiTarget:
 
     def live_replicas(self, app: str, namespace: str, color: Color) -> int:
         try:
-            state = read_color(apps_api(self.cluster), app, namespace, color, 0)
+            return live_replicas(apps_api(self.cluster), app, namespace, color)
+        except ReplicasUnreadable as err:
+            raise UpFailed(f"{app}: cannot count {color}'s live replicas: {err}") from None
         except Exception as err:  # kubeconfig missing or unusable, or the read refused (401, 403)
             raise UpFailed(f"{app}: cannot count {color}'s live replicas: {type(err).__name__}: {err}") from None
-        if not state.exists or state.error is not None:
-            raise UpFailed(f"{app}: cannot count {color}'s live replicas: {state.problem}")
-        return state.spec_replicas
 
 
 def _up_failure(err: BaseException) -> str:

@@ -200,6 +200,18 @@ def read_color(apps: Any, app: str, namespace: str, color: Color, required: int)
     )
 
 
+class ReplicasUnreadable(Exception):
+    """A color's live replica count is unknown: its Deployment is missing or could not be read (the message says which)."""
+
+
+def live_replicas(apps: Any, app: str, namespace: str, color: Color) -> int:
+    """`<app>-<color>`'s spec.replicas now (what its HPA runs); ReplicasUnreadable when it cannot be told."""
+    state = read_color(apps, app, namespace, color, 0)
+    if not state.exists or state.error is not None:
+        raise ReplicasUnreadable(state.problem)
+    return state.spec_replicas
+
+
 def wait_until_ready(
     apps: Any,
     app: str,
@@ -259,19 +271,20 @@ def load_requirements(apps: Any, gate: GateInputs, previous: promotion.Weights |
     gaining = [color for color in COLORS if color != active and gate.weights[color] > previous[color]]
     if not gaining:
         return required
-    load = read_color(apps, gate.app, gate.namespace, active, 0)
-    if not load.exists or load.error is not None:
-        raise SwitchRefused(f"{gate.app}: routing not changed: cannot count the load {active} carries: {load.problem}")
+    try:
+        carried = live_replicas(apps, gate.app, gate.namespace, active)
+    except ReplicasUnreadable as err:
+        raise SwitchRefused(f"{gate.app}: routing not changed: cannot count the load {active} carries: {err}") from None
     for color in gaining:
         share, floor = gate.weights[color], gate.replicas.get(color, 0)
-        need = share_needs(share, load.spec_replicas)
+        need = share_needs(share, carried)
         if need <= floor:
             continue
         state = read_color(apps, gate.app, gate.namespace, color, need)
         if state.exists and state.error is None and state.spec_replicas < need:
             raise SwitchRefused(
                 f"{gate.app}: routing not changed: {color} would take {share}% of the load {active} carries on "
-                f"{load.spec_replicas} live replicas, which needs {need} replicas ({share}% of {load.spec_replicas}, rounded up), "
+                f"{carried} live replicas, which needs {need} replicas ({share}% of {carried}, rounded up), "
                 f"but {color} runs {state.spec_replicas} and its HPA floor is {floor}: its HPA cannot scale for traffic it "
                 f"does not get yet; raise apps.{gate.app}.autoscaling.floors.{color} to {need} for this step (`make release` does)"
             )

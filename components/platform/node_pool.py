@@ -9,6 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_gcp as gcp
 
+from ..shared.colors import COLORS
 from .config import NodePoolConfig
 
 POOL_LABEL = "cloud.google.com/gke-nodepool"
@@ -34,7 +35,7 @@ def _image_refs(stack: Any) -> list[tuple[str, str]]:
     refs = [
         (f"apps.{name}.{color}.image", app.color(color).image)
         for name, app in stack.apps.items()
-        for color in ("blue", "green")
+        for color in COLORS
         if app.color(color).image
     ]
     if stack.istio.installs and stack.istio.operator.hub:

@@ -4,6 +4,7 @@ fake AppsV1Api, and the wiring under the mock engine (the real HPA controller: t
 from __future__ import annotations
 
 import pytest
+from kubernetes.client.exceptions import ApiException
 
 from components.app import workload
 from components.app.autoscaling import horizontal_pod_autoscaler, share_needs
@@ -176,6 +177,18 @@ def test_a_canary_needs_only_its_share(config, clock):
     olds, news = outs_of(gate_props(config)), gate_props(config, canaryWeight=10)
     provider = FakeClusterProvider(FakeApps(front_blue=deployment(4, 4), front_green=deployment(1, 1)), clock)
     assert (provider.update("app/front", olds, news).outs or {})["weights"] == {"blue": 90.0, "green": 10.0}
+
+
+def test_an_active_color_that_cannot_be_read_refuses_a_share_at_once(config, clock):
+    autoscaled(config)
+    olds, news = outs_of(gate_props(config)), gate_props(config, canaryWeight=50)
+    apps = FakeApps(front_blue=ApiException(status=503, reason="Service Unavailable"), front_green=deployment(4, 4))
+    with pytest.raises(SwitchRefused) as err:
+        FakeClusterProvider(apps, clock).update("app/front", olds, news)
+    assert str(err.value) == (
+        "front: routing not changed: cannot count the load blue carries: cannot read Deployment app/front-blue of blue: 503 Service Unavailable"
+    )
+    assert apps.reads == [("app", "front-blue")]
 
 
 def test_without_autoscaling_the_active_load_is_not_read(config, clock):

@@ -1,4 +1,4 @@
-"""cli/diff: plan BASE (a git ref) and the working tree, compare by URN, say the traffic change in words."""
+"""cli/diff/compare: plan BASE (a git ref) and the working tree, compare by URN, say the traffic change in words."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ import copy
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -120,11 +121,15 @@ def two_apps(tmp_path, config):
 
 def test_make_diff_of_a_deleted_app_fails_unless_it_is_removed_on_purpose(two_apps, monkeypatch):
     args = ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(two_apps)]
-    planned = []
+    planned: list[list[TreePlan]] = []
     real_plan_trees = compare_module.plan_trees
-    monkeypatch.setattr(
-        compare_module, "plan_trees", lambda *a: planned[0] if planned else planned.append(real_plan_trees(*a)) or planned[0]
-    )
+
+    def plan_once(trees: dict[str, Path], stack: str) -> list[TreePlan]:
+        if not planned:
+            planned.append(real_plan_trees(trees, stack))
+        return planned[0]
+
+    monkeypatch.setattr(compare_module, "plan_trees", plan_once)
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == EXIT_ERROR, result.output
     assert "!! REMOVES APP front: blue 100% -> (none): its VirtualService, Deployments and Service are deleted." in result.output

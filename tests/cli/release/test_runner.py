@@ -1,4 +1,4 @@
-"""cli/release: the step plan, and the runner against a fake stack (the real one is tests/e2e/test_release.py)."""
+"""cli/release (steps, runner): the step plan, and the runner against a fake stack (the real one is tests/e2e/test_release.py)."""
 
 from __future__ import annotations
 

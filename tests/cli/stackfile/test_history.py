@@ -1,4 +1,4 @@
-"""cli/history: an app's settings just before its last flip, from the stack file's git history."""
+"""cli/stackfile/history: an app's settings just before its last flip, from the stack file's git history."""
 
 from __future__ import annotations
 

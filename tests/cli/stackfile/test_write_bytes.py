@@ -1,4 +1,4 @@
-"""Issue 19.2: a guarded edit changes only the lines it means to, on disk too (cli/stackfile/write.py, stack_edit.py).
+"""Issue 19.2: a guarded edit changes only the lines it means to, on disk too (cli/stackfile/write.py, yaml_edit.py).
 
 Mode, symlink target, CRLF line endings, a BOM and aliases elsewhere are kept; a comment describing the old
 value goes with it; an edit killed at any moment leaves the file whole and nothing else behind.

@@ -1,4 +1,4 @@
-"""cli/stack_edit: in-place edits of Pulumi.<stack>.yaml equal `pulumi config set --path`, comments and order kept."""
+"""cli/stackfile/yaml_edit: in-place edits of Pulumi.<stack>.yaml equal `pulumi config set --path`, comments and order kept."""
 
 from __future__ import annotations
 
