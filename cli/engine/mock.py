@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gc
 import logging
 import pickletools
 import runpy
@@ -166,6 +167,22 @@ def _without_source_positions() -> Iterator[None]:
         sdk_resource._get_stack_trace = original
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """A plan's heap grows with every app and lives until the plan ends (the recording, the SDK's outputs), and each
+    of the collector's full passes rescans all of it: about a fifth of a 100-app plan's CPU time. The objects from
+    before the program (imported modules) are frozen out of its scans and the youngest generation is collected less
+    often, so full passes stay rare; cyclic garbage is still collected."""
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(10_000, *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 class _WarningLog(logging.Handler):
     def __init__(self, recording: Recording):
         super().__init__(logging.WARNING)
@@ -210,7 +227,7 @@ def run_program(
     def run() -> None:
         runpy.run_path(str(program), run_name="__main__")
 
-    with _without_source_positions():
+    with _without_source_positions(), _fewer_collections():
         _sync_await(run_pulumi_func(run))
     recording.outputs = whole_numbers(_sync_await(_resolve(stack_resource.outputs)))
     recording.settle()
