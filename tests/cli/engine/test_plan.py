@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from cli.engine.plan import POLICY_FAILED, PlanError, discard_plan, manifest_of, manifest_yaml, routing_tables, run_plan, write_plan
+from cli.engine.plan import (
+    POLICY_FAILED,
+    PlanError,
+    _SafeDumper,
+    discard_plan,
+    manifest_of,
+    manifest_yaml,
+    routing_tables,
+    run_plan,
+    write_plan,
+)
 from cli.engine.recording import Registration
 from cli.stackfile.read import SECRET_PLACEHOLDER, read_stack_config
 from tests.conftest import ROOT, SHARED
@@ -229,3 +241,22 @@ def test_manifest_yaml_is_byte_for_byte_pyyamls_safe_dump(every_stack_manifest):
     """cli.engine.plan.manifest_yaml takes libyaml's text only where it is the pure-Python emitter's."""
     for manifest in [*every_stack_manifest, *ODD_MANIFESTS]:
         assert manifest_yaml(manifest) == yaml.safe_dump(manifest, sort_keys=False)
+
+
+# Spaces, escapes, line breaks and indicators: what cli.plan._SafeDumper's scalar analysis and line folding decide on.
+SCALAR_PIECES = [" ", "  ", '"', "\\", "\n", "\n ", " \n", ":", ": ", "#", " #", "-", "- ", "? ", ",", "[", "{", "'"]
+SCALAR_PIECES += ["---", "...", "!", "|", "a", "word", "x" * 9, "é", "\t"]
+
+
+def test_manifest_yaml_is_pyyamls_safe_dump_on_generated_strings():
+    """Generated strings as values (folded at 80 columns after keys of any length, at any depth, past the width too)
+    and as keys: the same text as yaml.safe_dump, and the same analysis of each string (which styles it allows)."""
+    rng, dumper = random.Random(21), _SafeDumper(None)
+    for _ in range(600):
+        text = "".join(rng.choices(SCALAR_PIECES, k=rng.choice([1, 2, 5, 20, 60, 200])))
+        value: Any = text
+        for _ in range(rng.choice([0, 1, 4, 45])):
+            value = {"k" * rng.randint(1, 90): value} if rng.random() < 0.8 else [value]
+        manifest = {"kind": "ConfigMap", "data": value, text: "as a key"}
+        assert manifest_yaml(manifest) == yaml.safe_dump(manifest, sort_keys=False), manifest
+        assert vars(dumper.analyze_scalar(text)) == vars(yaml.SafeDumper.analyze_scalar(dumper, text)), text
