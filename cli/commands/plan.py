@@ -9,6 +9,7 @@ from rich.table import Table
 
 from cli.commands.output import console, fail, note
 from cli.engine import policy_check
+from cli.engine.mock import fewer_collections
 from cli.engine.plan import (
     POLICY_FAILED,
     PlanError,
@@ -24,6 +25,7 @@ from cli.stackfile.history import apps_committed
 from cli.stackfile.read import StackFileError, project_name
 
 
+@fewer_collections()
 def plan(
     stack: str = typer.Option(..., "--stack", "-s", help="stack name: reads Pulumi.<stack>.yaml"),
     out: Path = typer.Option(None, help="output folder (default build/<stack>)"),
