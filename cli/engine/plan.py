@@ -176,7 +176,7 @@ def manifest_yaml(manifest: dict[str, Any]) -> str:
     The pure-Python emitter is most of the time a plan spends writing (a dozen manifests per app). Both emitters
     write the same text unless a scalar is folded or escaped: so a manifest whose strings are printable ASCII and
     whose lines, unfolded, all fit the width takes libyaml's text; any other goes to the pure-Python emitter, with
-    its scalar loops sped up (_SafeDumper). tests/cli/test_plan.py compares them with yaml.safe_dump on every object
+    its scalar loops sped up (_SafeDumper). tests/cli/engine/test_plan.py compares them with yaml.safe_dump on every object
     of the stg, prod and local plans, on odd values and on generated strings.
     """
     if yaml.__with_libyaml__ and _printable_ascii(manifest):

@@ -243,7 +243,7 @@ def test_manifest_yaml_is_byte_for_byte_pyyamls_safe_dump(every_stack_manifest):
         assert manifest_yaml(manifest) == yaml.safe_dump(manifest, sort_keys=False)
 
 
-# Spaces, escapes, line breaks and indicators: what cli.plan._SafeDumper's scalar analysis and line folding decide on.
+# Spaces, escapes, line breaks and indicators: what cli.engine.plan._SafeDumper's scalar analysis and line folding decide on.
 SCALAR_PIECES = [" ", "  ", '"', "\\", "\n", "\n ", " \n", ":", ": ", "#", " #", "-", "- ", "? ", ",", "[", "{", "'"]
 SCALAR_PIECES += ["---", "...", "!", "|", "a", "word", "x" * 9, "é", "\t"]
 
