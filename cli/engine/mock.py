@@ -13,6 +13,7 @@ import gc
 import logging
 import pickletools
 import runpy
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,8 +73,12 @@ class _Mocks(pulumi.runtime.Mocks):
     def __init__(self, recording: Recording, preview: bool = False):
         self.recording = recording
         self.preview = preview
+        # The inputs new_resource was last given on each thread (the SDK registers from a pool of threads), already
+        # deserialized by the MockMonitor: RecordingMonitor records them instead of deserializing them again.
+        self.received = threading.local()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.received.inputs = args.inputs
         computed = COMPUTED.get(args.typ, lambda name, inputs: {})(args.name, args.inputs)
         if self.preview:  # a preview leaves an output the engine does not send unknown
             return f"{args.name}-id", {**args.inputs, **computed}
@@ -89,13 +94,14 @@ class _Mocks(pulumi.runtime.Mocks):
 
 class RecordingMonitor(mocks.MockMonitor):
     def __init__(self, recording: Recording, preview: bool = False):
-        super().__init__(_Mocks(recording, preview))
+        self._mocks = _Mocks(recording, preview)
+        super().__init__(self._mocks)
         self.recording = recording
 
     def RegisterResource(self, request):
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
-            inputs = rpc.deserialize_properties(request.object)
+            inputs = self._mocks.received.inputs
             self.recording.resources.append(
                 Registration(
                     urn=response.urn,
