@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import shutil
@@ -251,7 +252,7 @@ SCALAR_PIECES += ["---", "...", "!", "|", "a", "word", "x" * 9, "é", "\t"]
 def test_manifest_yaml_is_pyyamls_safe_dump_on_generated_strings():
     """Generated strings as values (folded at 80 columns after keys of any length, at any depth, past the width too)
     and as keys: the same text as yaml.safe_dump, and the same analysis of each string (which styles it allows)."""
-    rng, dumper = random.Random(21), _SafeDumper(None)
+    rng, dumper = random.Random(21), _SafeDumper(io.StringIO())
     for _ in range(600):
         text = "".join(rng.choices(SCALAR_PIECES, k=rng.choice([1, 2, 5, 20, 60, 200])))
         value: Any = text
