@@ -9,7 +9,7 @@ from rich.table import Table
 
 from cli.commands.output import console, fail, note
 from cli.engine import policy_check
-from cli.engine.mock import fewer_collections
+from cli.engine.collector import fewer_collections
 from cli.engine.plan import (
     POLICY_FAILED,
     PlanError,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import gc
 import logging
 import pickletools
 import runpy
@@ -28,6 +27,7 @@ from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.stack import Stack, run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from cli.engine.collector import fewer_collections
 from cli.engine.placeholders import COMPUTED, INVOKE_ANSWERS
 from cli.engine.recording import Invoke, Recording, Registration
 from cli.shared.paths import ROOT
@@ -171,32 +171,6 @@ def _without_source_positions() -> Iterator[None]:
         yield
     finally:
         sdk_resource._get_stack_trace = original
-
-
-_collections_deferred = 0  # how many fewer_collections() are open: only the outermost changes the collector
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """A plan's heap grows with every app and lives until the plan ends (the recording, the SDK's outputs, the
-    manifests), and each of the collector's full passes rescans all of it: about a fifth of a 100-app plan's CPU time.
-    The objects from before (imported modules) are frozen out of its scans, the youngest generation is collected less
-    often and a full pass waits for ten times as many of the middle one's (a 200-app plan had one of 0.4 s with the
-    default ten, none with a hundred); cyclic garbage is still collected by the younger passes. The program runs within it, and so does
-    the whole `plan` command (a pass as the program ends would rescan everything the plan has built)."""
-    global _collections_deferred
-    threshold = gc.get_threshold()
-    if not _collections_deferred:
-        gc.freeze()
-        gc.set_threshold(10_000, 10, 100)
-    _collections_deferred += 1
-    try:
-        yield
-    finally:
-        _collections_deferred -= 1
-        if not _collections_deferred:
-            gc.set_threshold(*threshold)
-            gc.unfreeze()
 
 
 class _WarningLog(logging.Handler):
