@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import json
 import os
 import re
@@ -15,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from yaml.emitter import ScalarAnalysis
 
 from cli.engine.recording import Recording, Registration
 from cli.shared.paths import ROOT
@@ -66,124 +64,14 @@ def _ordered(value: Any, top: bool = False) -> Any:
     return value
 
 
-# PyYAML's default line width: a longer scalar is folded at a space, and its pure-Python emitter and libyaml's
-# fold differently (and escape non-ASCII and line breaks differently).
-YAML_WIDTH = 80
-_NO_FOLDING = 10**9  # a width no line reaches (libyaml takes a C int)
-_PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*\Z")
-
-
-def _printable_ascii(value: Any) -> bool:
-    if isinstance(value, str):
-        return _PRINTABLE_ASCII.match(value) is not None
-    if isinstance(value, dict):
-        return all(_printable_ascii(k) and _printable_ascii(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_printable_ascii(v) for v in value)
-    return True
-
-
-_ASCII_LINES = re.compile(r"[\x20-\x7e\n]*\Z")  # what _SafeDumper's own scalar code takes: printable ASCII and \n
-_FLOW_INDICATOR = re.compile(r"[,?\[\]{}:]")
-_COLON_INDICATOR = re.compile(r":(?:[ \n]|\Z)")
-_COMMENT_INDICATOR = re.compile(r"[ \n]#")
-
-
-class _SafeDumper(yaml.SafeDumper):
-    """yaml.SafeDumper whose scalar analysis and double-quoted writer, for strings of printable ASCII and line breaks,
-    are PyYAML's per-character loops redone with C string searches: the same decisions, at the same positions (a
-    dashboard's 10 kB JSON went through those loops, character by character, for a few ms per app). Other strings
-    take PyYAML's own code."""
-
-    def analyze_scalar(self, scalar: str) -> ScalarAnalysis:
-        if not scalar or not _ASCII_LINES.match(scalar):
-            return super().analyze_scalar(scalar)
-        first, followed_by_space = scalar[0], len(scalar) == 1 or scalar[1] in " \n"
-        flow = block = scalar.startswith(("---", "..."))
-        if first in "#,[]{}&*!|>'\"%@`" or (first == "-" and followed_by_space):
-            flow = block = True
-        elif first in "?:":
-            flow, block = True, block or followed_by_space
-        if _COLON_INDICATOR.search(scalar, 1) or _COMMENT_INDICATOR.search(scalar):
-            flow = block = True
-        flow = flow or _FLOW_INDICATOR.search(scalar, 1) is not None
-        space_break, break_space, multiline = " \n" in scalar, "\n " in scalar, "\n" in scalar
-        plain = not (first in " \n" or scalar[-1] in " \n" or space_break or break_space or multiline)
-        return ScalarAnalysis(
-            scalar=scalar,
-            empty=False,
-            multiline=multiline,
-            allow_flow_plain=plain and not flow,
-            allow_block_plain=plain and not block,
-            allow_single_quoted=not (space_break or break_space),
-            allow_double_quoted=True,
-            allow_block=not (space_break or scalar[-1] == " "),
-        )
-
-    def write_double_quoted(self, text: str, split: bool = True) -> None:
-        """PyYAML's writer checks, at each space, escape and character after an escape, whether the line passed the
-        width, and if so ends it with `\\` there. Here the escaped text is made at once, and the line ends are found
-        by searching for the first such position past the width."""
-        if not split or self.encoding or not _ASCII_LINES.match(text):
-            return super().write_double_quoted(text, split)
-        self.write_indicator('"', True)
-        escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-        # Each escape is two characters of `escaped`: where they start.
-        pairs = [at + i for i, at in enumerate(m.start() for m in re.finditer(r'["\\\n]', text))]
-        last = len(escaped) - 1  # the last character (or escape) never ends a line, nor does the first
-        line_start, after, base = 0, 1, self.column  # base + offset: the column of escaped[offset]
-        while True:
-            at, ends_escape = self._line_end(escaped, pairs, max(after, self.best_width - base + 1))
-            if at < 0 or at >= last:
-                break
-            cut = at + 1 if ends_escape else at
-            data = escaped[line_start:cut] + "\\"
-            self.column += len(data)
-            self.stream.write(data)
-            self.write_indent()
-            self.whitespace = self.indention = False
-            if escaped[cut] == " ":
-                self.column += 1
-                self.stream.write("\\")
-            line_start, after, base = cut, at + 1, self.column - cut
-        data = escaped[line_start:]
-        self.column += len(data)
-        self.stream.write(data)
-        self.write_indicator('"', False)
-
-    @staticmethod
-    def _line_end(escaped: str, pairs: list[int], at_least: int) -> tuple[int, bool]:
-        """The first offset from `at_least` where PyYAML may end a line: a space, the second character of an escape
-        (but not of one the text starts with), or the character after an escape unless another escape starts there;
-        and whether it is an escape's."""
-        space = escaped.find(" ", at_least)
-        for index in range(bisect.bisect_left(pairs, at_least - 2), len(pairs)):
-            pair = pairs[index]
-            if pair + 1 >= at_least and pair != 0:
-                found = (pair + 1, True)
-                break
-            if pair + 2 >= at_least and (index + 1 == len(pairs) or pairs[index + 1] != pair + 2) and pair + 2 < len(escaped):
-                found = (pair + 2, False)
-                break
-        else:
-            return space, False
-        return (space, False) if 0 <= space < found[0] else found
+if not yaml.__with_libyaml__:  # the pinned wheel has it; a source build without libyaml would write other text
+    raise ImportError("PyYAML was built without libyaml: reinstall the pinned wheel (make deps)")
 
 
 def manifest_yaml(manifest: dict[str, Any]) -> str:
-    """`yaml.safe_dump(manifest, sort_keys=False)`, byte for byte, from libyaml's emitter where that is the same.
-
-    The pure-Python emitter is most of the time a plan spends writing (a dozen manifests per app). Both emitters
-    write the same text unless a scalar is folded or escaped: so a manifest whose strings are printable ASCII and
-    whose lines, unfolded, all fit the width takes libyaml's text; any other goes to the pure-Python emitter, with
-    its scalar loops sped up (_SafeDumper). tests/cli/engine/test_plan.py compares them with yaml.safe_dump on every object
-    of the stg, prod and local plans, on odd values and on generated strings.
-    """
-    if yaml.__with_libyaml__ and _printable_ascii(manifest):
-        unfolded = yaml.dump(manifest, Dumper=yaml.CSafeDumper, sort_keys=False, width=_NO_FOLDING)
-        if all(len(line) <= YAML_WIDTH for line in unfolded.splitlines()):
-            return unfolded
-    return yaml.dump(manifest, Dumper=_SafeDumper, sort_keys=False)
+    """The manifest as YAML, keys in the manifest's order, written by libyaml's emitter: PyYAML's pure-Python one
+    took most of a plan's writing time (4 ms for each app's dashboard ConfigMap, 0.1 ms here)."""
+    return yaml.dump(manifest, Dumper=yaml.CSafeDumper, sort_keys=False)
 
 
 def manifest_filename(manifest: dict[str, Any]) -> str:
