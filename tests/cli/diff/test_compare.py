@@ -279,13 +279,14 @@ def test_cli_reports_a_mandatory_violation_and_exits_1(committed_project, tmp_pa
     assert f"| **mandatory** | `flip-target-provisioned` | `VirtualService front` | {violation} |" in markdown.read_text()
 
 
-def test_cli_uses_the_working_trees_pack_config(committed_project):
+def test_cli_uses_the_working_trees_pack_config(committed_project, plan_trees_once):
     project, path = committed_project
     path.write_text(edit_text(path.read_text(), PROJECT, {"apps.front.readOnlyRootFilesystem": False}))
     runner = CliRunner()
     advisory = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])
     assert advisory.exit_code == EXIT_CHANGES, advisory.output
     assert "[advisory] pod-read-only-root-filesystem (Deployment front-blue)" in advisory.output
+    assert len(plan_trees_once) == 1  # the same plans: only the pack config changes
     (project / "policies" / "config").mkdir(parents=True)
     (project / "policies" / "config" / "stg.json").write_text('{"pod-read-only-root-filesystem": "mandatory"}')
     mandatory = runner.invoke(cli_app, ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(project)])

@@ -7,13 +7,11 @@ import copy
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cli.__main__ import app as cli_app
-from cli.diff import compare as compare_module
 from cli.diff.compare import EXIT_CHANGES, EXIT_ERROR, compare, render_markdown, render_text
 from cli.diff.tree_plan import TreePlan
 from cli.shared import traffic
@@ -119,21 +117,12 @@ def two_apps(tmp_path, config):
     return tmp_path
 
 
-def test_make_diff_of_a_deleted_app_fails_unless_it_is_removed_on_purpose(two_apps, monkeypatch):
+def test_make_diff_of_a_deleted_app_fails_unless_it_is_removed_on_purpose(two_apps, monkeypatch, plan_trees_once):
     args = ["diff", "--stack", "stg", "--base", "HEAD", "--root", str(two_apps)]
-    planned: list[list[TreePlan]] = []
-    real_plan_trees = compare_module.plan_trees
-
-    def plan_once(trees: dict[str, Path], stack: str) -> list[TreePlan]:
-        if not planned:
-            planned.append(real_plan_trees(trees, stack))
-        return planned[0]
-
-    monkeypatch.setattr(compare_module, "plan_trees", plan_once)
     result = CliRunner().invoke(cli_app, args)
     assert result.exit_code == EXIT_ERROR, result.output
     assert "!! REMOVES APP front: blue 100% -> (none): its VirtualService, Deployments and Service are deleted." in result.output
-    # The same two plans from here on: what changes is only how the removal is declared.
+    assert len(plan_trees_once) == 1  # the same two plans from here on: what changes is how the removal is declared
     assert CliRunner().invoke(cli_app, [*args, "--remove-app", "front"]).exit_code == EXIT_CHANGES
     monkeypatch.setenv("REMOVE_APP", "front")  # as `make diff REMOVE_APP=front` passes it
     assert CliRunner().invoke(cli_app, args).exit_code == EXIT_CHANGES
