@@ -45,7 +45,8 @@ def once_applied(value: Mapping[str, Any], resources: Sequence[pulumi.CustomReso
 
 
 def own_stack_outputs() -> pulumi.Output[Any]:
-    """This stack's outputs as the last successful `up` left them ({} before the first one).
+    """This stack's outputs as the last successful `up` left them ({} before the first one, or when they cannot be
+    read: that run is not judged, with a warning saying so).
 
     Read with the engine's builtin invoke, which answers what a `pulumi.StackReference` would read, but keeps
     nothing in the state: a StackReference is a read resource, refreshed as changed after every `up` that
@@ -53,7 +54,19 @@ def own_stack_outputs() -> pulumi.Output[Any]:
     organization `organization`, so its stacks are `organization/<project>/<stack>`.
     """
     name = f"{pulumi.get_organization()}/{pulumi.get_project()}/{pulumi.get_stack()}"
-    return pulumi.runtime.invoke_output(READ_STACK_OUTPUTS, {"name": name}).apply(lambda read: read.get("outputs") or {})
+    return pulumi.Output.from_input(_read_outputs(name))
+
+
+async def _read_outputs(name: str) -> dict[str, Any]:
+    try:
+        read = await pulumi.runtime.invoke_async(READ_STACK_OUTPUTS, {"name": name})
+    except Exception as err:
+        pulumi.log.warn(
+            f"cannot read stack {name}'s last outputs ({err}): flip-after-preview does not judge this run "
+            "(make diff still compares the change with BASE)"
+        )
+        return {}
+    return dict((read or {}).get("outputs") or {})
 
 
 def previous(outputs: Mapping[str, Any] | None, app: str) -> dict[str, Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 
 from cli.engine import placeholders
@@ -211,3 +212,26 @@ def test_the_stacks_own_outputs_reach_the_gate_and_the_pack_flags_the_flip(confi
     assert finding.message.startswith(
         "front: green goes to 100% (blue 100% -> green 100%) in the same change that gives it the image asia-docker.pkg.dev/acme/web/front:1.6.0"
     )
+
+
+def test_outputs_that_cannot_be_read_leave_the_run_unjudged_with_a_warning(config, run_stack, monkeypatch):
+    """The real engine's first up of a stack on the diy backend once failed this read ("failed to load checkpoint: EOF")."""
+
+    class EngineError(grpc.RpcError):  # how the engine answers a failed invoke: a gRPC status with details
+        def code(self):
+            return grpc.StatusCode.UNKNOWN
+
+        def details(self):
+            return "invocation of pulumi:pulumi:readStackOutputs returned an error: failed to load checkpoint: EOF"
+
+    def unreadable(args):
+        raise EngineError()
+
+    monkeypatch.setitem(placeholders.INVOKE_ANSWERS, READ_STACK_OUTPUTS, unreadable)
+    config["apps"]["front"].update(activeColor="green")
+    config["apps"]["front"]["green"]["image"] = "asia-docker.pkg.dev/acme/web/front:1.6.0"
+    recording = run_stack(config)
+    (gate,) = [r for r in records(recording) if r.name == "front-switch-gate"]
+    assert "previous" not in gate.props
+    assert [f for f in evaluate(records(recording), {}) if f.policy == "flip-after-preview"] == []
+    assert any("cannot read stack organization/bluegreen-platform/test's last outputs" in w for w in recording.warnings), recording.warnings
