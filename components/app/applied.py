@@ -60,7 +60,7 @@ def own_stack_outputs() -> pulumi.Output[Any]:
 async def _read_outputs(name: str) -> dict[str, Any]:
     try:
         read = await pulumi.runtime.invoke_async(READ_STACK_OUTPUTS, {"name": name})
-    except Exception as err:
+    except Exception as err:  # the engine's answer, e.g. the diy backend writing a new stack's first checkpoint
         pulumi.log.warn(
             f"cannot read stack {name}'s last outputs ({err}): flip-after-preview does not judge this run "
             "(make diff still compares the change with BASE)"
