@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from importlib import util
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from cli.engine.mock import run_program
+from cli.engine.plan_cache import CACHE_ENV as PLAN_CACHE_ENV
 from cli.engine.recording import Recording
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +45,16 @@ BASE_CONFIG: dict[str, Any] = {
         }
     },
 }
+
+
+@pytest.fixture(scope="session", autouse=True)
+def plan_cache_of_this_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Plans are shared by the tests of one run and its xdist workers (subprocesses inherit the setting), never
+    with the user's own cache nor an earlier run's."""
+    base = tmp_path_factory.getbasetemp()
+    folder = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "plan-cache"
+    os.environ[PLAN_CACHE_ENV] = str(folder)
+    return folder
 
 
 @pytest.fixture

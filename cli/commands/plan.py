@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from cli.commands.output import console, fail, note
-from cli.engine import policy_check
+from cli.engine import plan_cache, policy_check
 from cli.engine.collector import fewer_collections
 from cli.engine.plan import (
     POLICY_FAILED,
@@ -79,7 +79,8 @@ def plan(
     marked = "" if passed else f", marked {POLICY_FAILED}"
     console.print(f"wrote {len(result.manifests)} manifests to {shown_dir}{marked}", markup=False)
     # On stderr: stdout is the same for the same input, byte for byte.
-    typer.echo(f"planned in {result.seconds:.2f}s", err=True)
+    reused = f" (planned before, read from {plan_cache.CACHE_ENV} folder {plan_cache.cache_dir()})" if result.cached else ""
+    typer.echo(f"planned in {result.seconds:.2f}s{reused}", err=True)
     console.print(text, markup=False, soft_wrap=True)  # one violation per line, like preview
     if not passed:
         fail(f"policy check failed: mandatory violations or invalid pack config (see {shown_dir / POLICY_FAILED})")

@@ -29,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from cli.engine.plan_cache import CACHE_ENV
 from cli.shared.paths import ROOT
 from cli.stackfile.read import project_name
 
@@ -117,7 +118,9 @@ def _cpu_of_children() -> float:
 def _run(python: str, args: Sequence[str], cwd: Path) -> Run:
     """One fresh interpreter, timed; a failure stops the bench with what it printed."""
     cpu, started = _cpu_of_children(), time.perf_counter()
-    result = subprocess.run([python, *args], cwd=cwd, capture_output=True, text=True)
+    # Every run plans for real: the same stack file read back from the plan cache would time a file read.
+    env = {**os.environ, CACHE_ENV: "off"}
+    result = subprocess.run([python, *args], cwd=cwd, capture_output=True, text=True, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
         raise SystemExit(f"bench: `python {' '.join(args)}` failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")

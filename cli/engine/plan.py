@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from cli.engine import plan_cache
 from cli.engine.recording import Recording, Registration
 from cli.shared.paths import ROOT
 from cli.shared.traffic import COHORT, MIRROR_OF
@@ -32,6 +33,7 @@ class Plan:
     manifests: list[dict[str, Any]]
     secret_keys: list[str]
     seconds: float
+    cached: bool = False  # the same program and stack file were planned before (cli/engine/plan_cache.py)
 
 
 def manifest_of(resource: Registration) -> dict[str, Any] | None:
@@ -159,18 +161,24 @@ def run_plan(stack: str, root: Path = ROOT, stack_file: Path | None = None) -> P
     program = root / "__main__.py"
     if not program.exists():
         raise PlanError(f"no program {program.name} in {root}")
-    # The Pulumi SDK loads only for a stack file that reads: a broken one is refused in a tenth of the time.
-    import pulumi
-
-    from cli.engine.mock import run_program
-
     started = time.perf_counter()
-    try:
-        recording = run_program(stack, config, secret_keys, program=program, project=project)
-    except pulumi.RunError as err:
-        raise PlanError(str(err)) from None
+    key = plan_cache.plan_key(stack, root, stack_file)
+    recording = plan_cache.load(key)
+    cached = recording is not None
+    if recording is None:
+        # The Pulumi SDK loads only for a stack file that reads (and is not planned already): a broken one is
+        # refused in a tenth of the time.
+        import pulumi
+
+        from cli.engine.mock import run_program
+
+        try:
+            recording = run_program(stack, config, secret_keys, program=program, project=project)
+        except pulumi.RunError as err:
+            raise PlanError(str(err)) from None
+        plan_cache.store(key, recording)
     manifests = [_ordered(m, top=True) for m in map(manifest_of, recording.resources) if m is not None]
-    return Plan(stack, recording, manifests, secret_keys, time.perf_counter() - started)
+    return Plan(stack, recording, manifests, secret_keys, time.perf_counter() - started, cached)
 
 
 POLICY_FAILED = "POLICY-FAILED"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from cli.engine.plan_cache import CACHE_ENV as PLAN_CACHE_ENV
 from cli.engine.recording import Registration, tree_order
 from tests.conftest import BASE_CONFIG, ROOT
 from tests.stackfiles import copy_program, write_stack
@@ -22,7 +23,8 @@ HASH_SEEDS = ("1", "2024")
 
 
 def run_cli(args: list[str], cwd: Path, seed: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT)}
+    # Planned for real every time: a plan read back from the cache would prove nothing about the engine.
+    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(ROOT), PLAN_CACHE_ENV: "off"}
     return subprocess.Popen(
         [sys.executable, "-m", "cli", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
