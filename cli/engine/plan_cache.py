@@ -13,6 +13,7 @@ or `off`. Keep it private to the machine: never restore it from a cache a merge 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -58,6 +59,8 @@ class PlanKey:
     digest: str
     root: Path
     packages: tuple[str, ...]  # the project packages (or modules) the program imports
+    stack: str = ""
+    stack_file: Path | None = None
 
 
 def _program(root: Path) -> tuple[list[str], list[Path]]:
@@ -119,7 +122,7 @@ def plan_key(stack: str, root: Path, stack_file: Path) -> PlanKey | None:
         digest.update(b"\0stack file\0" + stack_file.read_bytes())
     except OSError:  # a file that can't be read (a dangling link, one going away): planned, not cached
         return None
-    return PlanKey(digest.hexdigest(), root, tuple(names))
+    return PlanKey(digest.hexdigest(), root, tuple(names), stack, stack_file)
 
 
 def _as_json(recording: Recording) -> dict:
@@ -149,9 +152,10 @@ def load(key: PlanKey | None) -> Recording | None:
     entry = folder / f"{key.digest}.json"
     try:
         recording = _from_json(json.loads(entry.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+        return None  # absent, or not an entry this version wrote: plan again
+    with contextlib.suppress(OSError):  # a cache this user may read but not write
         os.utime(entry)  # recently used
-    except (OSError, ValueError, KeyError, TypeError):  # absent, or not an entry this version wrote: plan again
-        return None
     return recording
 
 
@@ -160,6 +164,8 @@ def store(key: PlanKey | None, recording: Recording) -> None:
     folder = cache_dir()
     if key is None or folder is None or _loaded_elsewhere(key.root, key.packages):
         return
+    if key.stack_file is not None and plan_key(key.stack, key.root, key.stack_file) != key:
+        return  # a file changed while it planned: this plan may be of neither version
     try:
         text = json.dumps(_as_json(recording), separators=(",", ":"))
     except (TypeError, ValueError):
@@ -167,10 +173,15 @@ def store(key: PlanKey | None, recording: Recording) -> None:
     if _from_json(json.loads(text)) != recording:
         return  # something JSON can't carry (a tuple, a non-string key): not cached, planned again next time
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=folder, prefix=".", suffix=".tmp", delete=False) as tmp:
-            tmp.write(text)
-        os.replace(tmp.name, folder / f"{key.digest}.json")
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        descriptor, temp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+                out.write(text)
+            os.replace(temp, folder / f"{key.digest}.json")
+        except OSError:
+            Path(temp).unlink(missing_ok=True)
+            raise
         _prune(folder)
     except OSError:  # a full or read-only cache never fails a plan
         return

@@ -144,7 +144,8 @@ def test_a_corrupt_entry_is_planned_again_and_replaced(cache):
     key = plan_cache.plan_key("local", ROOT, ROOT / "Pulumi.local.yaml")
     assert key is not None
     cache.mkdir()
-    for garbage in ("{not json", '{"resources": [{"urn": 1}]}', "[]"):
+    empty: dict[str, object] = {"resources": [], "invokes": [], "outputs": {}, "warnings": []}
+    for garbage in ("{not json", '{"resources": [{"urn": 1}]}', "[]", json.dumps({**empty, "reads": [[1]]}), '"text"'):
         (cache / f"{key.digest}.json").write_text(garbage)
         fresh = run_plan("local")
         assert fresh.cached is False
@@ -170,6 +171,14 @@ def test_code_loaded_from_another_folder_is_neither_read_nor_kept(tmp_path, cach
     assert not (cache / f"{key.digest}.json").exists()
     plan_cache.store(key, recording)  # the same under ROOT, whose code this is
     assert (cache / f"{key.digest}.json").exists()
+
+
+def test_a_plan_whose_inputs_changed_while_it_ran_is_not_kept(project, cache):
+    key = plan_cache.plan_key("stg", project, project / "Pulumi.stg.yaml")
+    recording = run_plan("local").recording
+    (project / "Pulumi.stg.yaml").write_text((project / "Pulumi.stg.yaml").read_text() + "\n")
+    plan_cache.store(key, recording)
+    assert key is not None and not (cache / f"{key.digest}.json").exists()
 
 
 def test_a_recording_json_cannot_carry_is_not_kept(cache):
