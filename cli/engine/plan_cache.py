@@ -59,8 +59,8 @@ class PlanKey:
     digest: str
     root: Path
     packages: tuple[str, ...]  # the project packages (or modules) the program imports
-    stack: str = ""
-    stack_file: Path | None = None
+    stack: str
+    stack_file: Path
 
 
 def _program(root: Path) -> tuple[list[str], list[Path]]:
@@ -162,10 +162,10 @@ def load(key: PlanKey | None) -> Recording | None:
 def store(key: PlanKey | None, recording: Recording) -> None:
     """Keep `recording` under `key`: written whole (a temp file renamed in), never a form that reads back different."""
     folder = cache_dir()
-    if key is None or folder is None or _loaded_elsewhere(key.root, key.packages):
+    # Keyed again: a file changed while it planned (this plan may be of neither version), or the program's packages
+    # now come from elsewhere, and it is not kept.
+    if key is None or folder is None or plan_key(key.stack, key.root, key.stack_file) != key:
         return
-    if key.stack_file is not None and plan_key(key.stack, key.root, key.stack_file) != key:
-        return  # a file changed while it planned: this plan may be of neither version
     try:
         text = json.dumps(_as_json(recording), separators=(",", ":"))
     except (TypeError, ValueError):

@@ -167,7 +167,7 @@ def test_code_loaded_from_another_folder_is_neither_read_nor_kept(tmp_path, cach
     key = plan_cache.plan_key("stg", ROOT, ROOT / "Pulumi.stg.yaml")
     assert key is not None
     recording = run_plan("local").recording
-    plan_cache.store(plan_cache.PlanKey(key.digest, tmp_path, key.packages), recording)
+    plan_cache.store(plan_cache.PlanKey(key.digest, tmp_path, key.packages, "stg", tmp_path / "Pulumi.stg.yaml"), recording)
     assert not (cache / f"{key.digest}.json").exists()
     plan_cache.store(key, recording)  # the same under ROOT, whose code this is
     assert (cache / f"{key.digest}.json").exists()
@@ -182,7 +182,8 @@ def test_a_plan_whose_inputs_changed_while_it_ran_is_not_kept(project, cache):
 
 
 def test_a_recording_json_cannot_carry_is_not_kept(cache):
-    key = plan_cache.PlanKey("0" * 64, ROOT, ())
+    key = plan_cache.plan_key("local", ROOT, ROOT / "Pulumi.local.yaml")
+    assert key is not None
     inputs = {"ports": (80, 443)}  # a tuple reads back as a list
     plan_cache.store(key, Recording(resources=[Registration("urn:a", "t", "a", "", [], "", True, inputs)]))
     assert not cache.exists() or not any(cache.iterdir())
@@ -205,7 +206,8 @@ def test_the_least_recently_used_go_beyond_the_limit_and_stale_temp_files_too(ca
 
 
 def test_concurrent_writers_of_one_key_never_show_a_reader_half_an_entry(cache):
-    key = plan_cache.PlanKey("f" * 64, ROOT, ())
+    key = plan_cache.plan_key("local", ROOT, ROOT / "Pulumi.local.yaml")
+    assert key is not None
     recording = run_plan("local").recording
     seen: list[Recording | None] = []
     stop = threading.Event()
