@@ -1,7 +1,7 @@
 """`python -m cli diff --stack stg --base <git-ref>`: what a change would do, compared with BASE.
 
 Both the working tree and BASE (the stack file and program as of that ref, taken with `git archive`)
-are planned offline, each in its own interpreter (`cli.engine.worker`), and compared by URN the way
+are planned offline, each in its own process (`cli.engine.worker`), and compared by URN the way
 `pulumi preview` does: resources added, removed, and changed with field-level paths. The traffic
 change per app is read back from the rendered VirtualServices. The policy pack runs over the working
 tree's plan as `make plan` runs it (the tree's `policies/config/<stack>.json`).
@@ -12,9 +12,11 @@ violation: `pulumi up` with the pack would refuse it), 2 changes.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import tarfile
@@ -282,28 +284,27 @@ def _tree_plan(label: str, data: dict[str, Any]) -> TreePlan:
 
 
 def plan_trees(trees: dict[str, Path], stack: str) -> list[TreePlan]:
-    """Plan each {label: tree} in parallel, one interpreter each: `components` from the tree, the engine from here."""
+    """Plan each {label: tree} in parallel, one forked child each (`cli.engine.worker`): `components` from the
+    tree, the engine from here."""
     with tempfile.TemporaryDirectory(prefix="bluegreen-diff-") as tmp:
         engine = Path(tmp) / "engine"
         engine.mkdir()
         (engine / "cli").symlink_to(Path(__file__).resolve().parents[1])
-        jobs = []
-        for i, (label, tree) in enumerate(trees.items()):
-            tree = tree.resolve()  # the worker runs inside it: relative paths would point elsewhere
-            out, err = Path(tmp) / f"{i}.json", Path(tmp) / f"{i}.stderr"
-            worker = [sys.executable, "-P", "-m", "cli.engine.worker"]  # -P: no cwd on sys.path, PYTHONPATH decides
-            command = [*worker, "--root", str(tree), "--stack", stack, "--out", str(out)]
-            env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(engine), str(tree)])}
-            with err.open("w") as stderr:
-                process = subprocess.Popen(command, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
-            jobs.append((label, process, out, err))
-        return _collect(jobs)
+        jobs = [(label, Path(tmp) / f"{i}.json", Path(tmp) / f"{i}.stderr") for i, label in enumerate(trees)]
+        command = [sys.executable, "-P", "-m", "cli.engine.worker", "--stack", stack]  # -P: PYTHONPATH decides
+        for (_, out, err), tree in zip(jobs, trees.values(), strict=True):
+            command += ["--job", str(tree.resolve()), str(out), str(err)]  # resolved: the child runs inside it
+        env = {**os.environ, "PYTHONPATH": str(engine)}
+        with (Path(tmp) / "worker.stderr").open("w") as stderr:
+            # Its own session: stopping it stops the children planning each tree too.
+            worker = subprocess.Popen(command, cwd=tmp, env=env, stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+        return _collect(worker, jobs, Path(tmp) / "worker.stderr")
 
 
 PLAN_TIMEOUT_SECONDS = 300
 
 
-def _collect(jobs: list[tuple[str, subprocess.Popen, Path, Path]]) -> list[TreePlan]:
+def _collect(worker: subprocess.Popen, jobs: list[tuple[str, Path, Path]], worker_err: Path) -> list[TreePlan]:
     """Results in job order; the first side that fails stops the others (its error is the answer)."""
     plans: dict[int, TreePlan] = {}
     deadline = time.monotonic() + PLAN_TIMEOUT_SECONDS
@@ -311,18 +312,21 @@ def _collect(jobs: list[tuple[str, subprocess.Popen, Path, Path]]) -> list[TreeP
         while len(plans) < len(jobs):
             if time.monotonic() > deadline:
                 raise DiffError(f"planning took longer than {PLAN_TIMEOUT_SECONDS}s: stopped")
-            for i, (label, process, out, err) in enumerate(jobs):
-                if i in plans or process.poll() is None:
+            ended = worker.poll() is not None  # before reading: a job without OUT after this is a crash
+            for i, (label, out, err) in enumerate(jobs):
+                if i in plans:
                     continue
-                if not out.exists():
-                    raise DiffError(f"{label}: planning crashed:\n{err.read_text().strip()[-3000:]}")
-                plans[i] = _tree_plan(label, json.loads(out.read_text()))
+                data = json.loads(out.read_text()) if out.exists() else None
+                if (data is None and ended) or (data is not None and "crashed" in data):
+                    why = (err.read_text() if err.exists() else "") or worker_err.read_text()
+                    raise DiffError(f"{label}: planning crashed:\n{why.strip()[-3000:]}")
+                if data is not None:
+                    plans[i] = _tree_plan(label, data)
             time.sleep(0.05)
     finally:
-        for _, process, _, _ in jobs:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
     return [plans[i] for i in range(len(jobs))]
 
 
